@@ -1,0 +1,52 @@
+// The steal ratio exactly as the merged steal_governor computes it (drivers/virt/steal_governor.c):
+// basis points of steal per online CPU over the interval, with integer, truncating arithmetic.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "core/result.h"
+
+namespace prefcpu {
+
+// kernel v7+: a sample less than 1 ms after the previous one is skipped.
+inline constexpr std::int64_t kMinSampleGapNs = 1'000'000;
+
+struct StealReading {
+  std::int64_t monotonic_ns = 0;
+  std::uint64_t steal_ticks = 0;  // aggregate /proc/stat steal, in USER_HZ ticks
+  unsigned online_cpus = 0;
+};
+
+enum class StealVerdict { kBaseline, kSkip, kRatio };
+
+struct StealRatio {
+  StealVerdict verdict = StealVerdict::kBaseline;
+  std::uint64_t steal_bp = 0;  // valid when verdict == kRatio
+  std::uint64_t delta_steal_ns = 0;
+  std::int64_t delta_ns = 0;
+};
+
+// steal_bp = Δsteal_ns / max(1, Δt_ns * n / 10000).
+std::uint64_t steal_basis_points(std::uint64_t delta_steal_ns, std::uint64_t delta_ns,
+                                 unsigned online_cpus);
+
+// Remembers the previous reading; the first reading is the baseline.
+class StealMeter {
+ public:
+  // user_hz: the unit of /proc/stat, sysconf(_SC_CLK_TCK) on a real system.
+  static Result<StealMeter> create(std::uint64_t user_hz);
+
+  StealRatio observe(const StealReading& reading);
+  void reset() { previous_.reset(); }
+  std::uint64_t user_hz() const { return user_hz_; }
+  std::uint64_t ticks_to_ns(std::uint64_t ticks) const;
+
+ private:
+  explicit StealMeter(std::uint64_t user_hz) : user_hz_(user_hz) {}
+
+  std::uint64_t user_hz_;
+  std::optional<StealReading> previous_;
+};
+
+}  // namespace prefcpu

@@ -1,0 +1,16 @@
+// Subcommands of prefcpuctl. Each adder registers its subcommands and their callbacks on app;
+// a callback stores its exit status in *exit_code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace prefcpu {
+
+// Exit statuses: 0 success, 1 failure at run time, 2 bad input or usage (trace, list, knob).
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitBadInput = 2;
+
+void add_offline_commands(CLI::App& app, int* exit_code);  // replay, record, governors
+void add_daemon_commands(CLI::App& app, int* exit_code);   // status, set-preferred, set, history
+
+}  // namespace prefcpu

@@ -1,0 +1,47 @@
+// The seam to the kernel's pseudo-filesystems (/proc, /sys, cgroupfs, /proc/irq). Every read
+// and write of prefcpu goes through a KernelFs, so tests can point it at a fixture tree or
+// inject errno values; paths are always built from a root the caller was given.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace prefcpu {
+
+class KernelFs {
+ public:
+  virtual ~KernelFs() = default;
+
+  virtual Result<std::string> read(const std::filesystem::path& path) const = 0;
+  // One open(O_WRONLY|O_TRUNC) and one write(2), as `echo value > file` does; sysfs and
+  // cgroupfs report a refusal as the errno of that write. The error carries errno_value.
+  virtual Status write(const std::filesystem::path& path, std::string_view value) = 0;
+  // Names of the entries in dir, unsorted, without "." and "..".
+  virtual Result<std::vector<std::string>> list(const std::filesystem::path& dir) const = 0;
+  virtual bool exists(const std::filesystem::path& path) const = 0;
+  virtual bool is_directory(const std::filesystem::path& path) const = 0;
+  virtual Status make_directory(const std::filesystem::path& path) = 0;
+  virtual Status remove_directory(const std::filesystem::path& path) = 0;
+};
+
+// The real thing: plain POSIX calls with EINTR retried.
+class RealKernelFs final : public KernelFs {
+ public:
+  Result<std::string> read(const std::filesystem::path& path) const override;
+  Status write(const std::filesystem::path& path, std::string_view value) override;
+  Result<std::vector<std::string>> list(const std::filesystem::path& dir) const override;
+  bool exists(const std::filesystem::path& path) const override;
+  bool is_directory(const std::filesystem::path& path) const override;
+  Status make_directory(const std::filesystem::path& path) override;
+  Status remove_directory(const std::filesystem::path& path) override;
+};
+
+// Writes a regular file so readers see the old or the new content, never a torn one:
+// write a temporary file, fsync it, rename it over the target, fsync the directory.
+Status write_file_atomically(const std::filesystem::path& path, std::string_view content);
+
+}  // namespace prefcpu

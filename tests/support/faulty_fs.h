@@ -1,0 +1,64 @@
+// A KernelFs that forwards to a real one but fails chosen writes with a chosen errno: how tests
+// reach the kernel's refusals (EBUSY, EPERM, EIO, ENOSPC ...) through the syscall seam.
+#pragma once
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "linux/kernel_fs.h"
+
+namespace prefcpu::testing {
+
+class FaultyKernelFs final : public KernelFs {
+ public:
+  explicit FaultyKernelFs(KernelFs& inner) : inner_(inner) {}
+
+  // Writes to path fail with err, `times` times (-1: for ever).
+  void fail_writes(const std::filesystem::path& path, int err, int times = -1) {
+    faults_[path.lexically_normal().string()] = {err, times};
+  }
+  void clear_faults() { faults_.clear(); }
+  int write_attempts(const std::filesystem::path& path) const {
+    auto it = attempts_.find(path.lexically_normal().string());
+    return it == attempts_.end() ? 0 : it->second;
+  }
+
+  Result<std::string> read(const std::filesystem::path& path) const override {
+    return inner_.read(path);
+  }
+  Status write(const std::filesystem::path& path, std::string_view value) override {
+    std::string key = path.lexically_normal().string();
+    ++attempts_[key];
+    if (auto it = faults_.find(key); it != faults_.end() && it->second.times != 0) {
+      if (it->second.times > 0) --it->second.times;
+      return make_errno_error(it->second.err, "writing {}: {}", key, std::strerror(it->second.err));
+    }
+    return inner_.write(path, value);
+  }
+  Result<std::vector<std::string>> list(const std::filesystem::path& dir) const override {
+    return inner_.list(dir);
+  }
+  bool exists(const std::filesystem::path& path) const override { return inner_.exists(path); }
+  bool is_directory(const std::filesystem::path& path) const override {
+    return inner_.is_directory(path);
+  }
+  Status make_directory(const std::filesystem::path& path) override {
+    return inner_.make_directory(path);
+  }
+  Status remove_directory(const std::filesystem::path& path) override {
+    return inner_.remove_directory(path);
+  }
+
+ private:
+  struct Fault {
+    int err;
+    int times;
+  };
+  KernelFs& inner_;
+  std::map<std::string, Fault> faults_;
+  std::map<std::string, int> attempts_;
+};
+
+}  // namespace prefcpu::testing
