@@ -1,0 +1,91 @@
+#include "linux/kernel_fs.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "support/faulty_fs.h"
+#include "support/fixture_tree.h"
+
+namespace prefcpu {
+namespace {
+
+using testing::FixtureTree;
+
+TEST(RealKernelFs, ReadsWritesAndLists) {
+  FixtureTree tree;
+  tree.file("a/value", "old contents\n");
+  tree.file("a/other", "");
+  RealKernelFs fs;
+  auto read = fs.read(tree.path("a/value"));
+  ASSERT_TRUE(read);
+  EXPECT_EQ(*read, "old contents\n");
+  ASSERT_TRUE(fs.write(tree.path("a/value"), "new"));
+  EXPECT_EQ(tree.read("a/value"), "new");  // truncated, not overwritten in place
+  auto names = fs.list(tree.path("a"));
+  ASSERT_TRUE(names);
+  std::sort(names->begin(), names->end());
+  EXPECT_EQ(*names, (std::vector<std::string>{"other", "value"}));
+  EXPECT_TRUE(fs.exists(tree.path("a")));
+  EXPECT_TRUE(fs.is_directory(tree.path("a")));
+  EXPECT_FALSE(fs.is_directory(tree.path("a/value")));
+}
+
+TEST(RealKernelFs, ErrorsCarryErrnoAndPath) {
+  FixtureTree tree;
+  RealKernelFs fs;
+  auto read = fs.read(tree.path("missing"));
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().errno_value, ENOENT);
+  EXPECT_NE(read.error().message.find(tree.path("missing").string()), std::string::npos);
+  auto write = fs.write(tree.path("nodir/file"), "x");
+  ASSERT_FALSE(write);
+  EXPECT_EQ(write.error().errno_value, ENOENT);
+}
+
+TEST(RealKernelFs, MakesAndRemovesDirectories) {
+  FixtureTree tree;
+  RealKernelFs fs;
+  ASSERT_TRUE(fs.make_directory(tree.path("cg")));
+  EXPECT_EQ(fs.make_directory(tree.path("cg")).error().errno_value, EEXIST);
+  ASSERT_TRUE(fs.remove_directory(tree.path("cg")));
+  EXPECT_FALSE(fs.exists(tree.path("cg")));
+}
+
+TEST(RealKernelFs, ReadsProcStat) {
+  RealKernelFs fs;
+  auto stat = fs.read("/proc/stat");
+  ASSERT_TRUE(stat);
+  EXPECT_EQ(stat->rfind("cpu ", 0), 0U);
+}
+
+TEST(WriteFileAtomically, ReplacesContentAndLeavesNoTemporary) {
+  FixtureTree tree;
+  tree.file("state/preferred", "0-3\n");
+  ASSERT_TRUE(write_file_atomically(tree.path("state/preferred"), "0-1\n"));
+  EXPECT_EQ(tree.read("state/preferred"), "0-1\n");
+  EXPECT_FALSE(tree.exists("state/preferred.tmp"));
+  auto missing_dir = write_file_atomically(tree.path("nope/preferred"), "0\n");
+  ASSERT_FALSE(missing_dir);
+  EXPECT_EQ(missing_dir.error().errno_value, ENOENT);
+}
+
+TEST(FaultyKernelFs, InjectsErrnoOnChosenWritesOnly) {
+  FixtureTree tree;
+  tree.file("irq/5/smp_affinity_list", "0-1\n");
+  tree.file("irq/6/smp_affinity_list", "0-1\n");
+  RealKernelFs real;
+  testing::FaultyKernelFs fs(real);
+  fs.fail_writes(tree.path("irq/5/smp_affinity_list"), EBUSY, 1);
+  auto first = fs.write(tree.path("irq/5/smp_affinity_list"), "0");
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().errno_value, EBUSY);
+  EXPECT_TRUE(fs.write(tree.path("irq/5/smp_affinity_list"), "0"));  // only once
+  EXPECT_TRUE(fs.write(tree.path("irq/6/smp_affinity_list"), "1"));
+  EXPECT_EQ(fs.write_attempts(tree.path("irq/5/smp_affinity_list")), 2);
+  EXPECT_EQ(tree.read("irq/5/smp_affinity_list"), "0");
+}
+
+}  // namespace
+}  // namespace prefcpu
