@@ -5,7 +5,7 @@ BUILD_PACKAGES := cmake g++ make pkg-config libfmt-dev nlohmann-json3-dev libcli
                   libtomlplusplus-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
 RUN_PACKAGES   := $(BUILD_PACKAGES) util-linux
 TEST_PACKAGES  := $(BUILD_PACKAGES) util-linux procps irqbalance gnuplot-nox \
-                  qemu-system-x86 busybox-static cpio kmod
+                  qemu-system-x86 busybox-static cpio kmod zstd
 LINT_PACKAGES  := $(BUILD_PACKAGES) clang-format clang-tidy
 
 JOBS      ?= $(shell nproc)

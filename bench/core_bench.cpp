@@ -14,8 +14,9 @@ namespace {
 // A /proc/stat as a busy N-CPU guest prints it: 10 fields of realistic width per line.
 std::string proc_stat_text(unsigned cpus, std::uint64_t steal) {
   std::string text = "cpu  " + std::to_string(123456789ULL * cpus) + " 1234 " +
-                     std::to_string(23456789ULL * cpus) + " " + std::to_string(987654321ULL * cpus) +
-                     " 12345 0 6789 " + std::to_string(steal) + " 0 0\n";
+                     std::to_string(23456789ULL * cpus) + " " +
+                     std::to_string(987654321ULL * cpus) + " 12345 0 6789 " +
+                     std::to_string(steal) + " 0 0\n";
   for (unsigned cpu = 0; cpu < cpus; ++cpu) {
     text += "cpu" + std::to_string(cpu) + " 123456789 1234 23456789 987654321 12345 0 6789 " +
             std::to_string(steal / cpus) + " 0 0\n";

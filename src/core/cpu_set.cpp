@@ -99,7 +99,9 @@ std::vector<unsigned> CpuSet::to_vector() const {
 namespace {
 
 // The kernel's isspace() plus ',' separate regions (lib/bitmap-str.c __end_of_region).
-bool is_separator(char c) { return c == ',' || std::isspace(static_cast<unsigned char>(c)) != 0; }
+bool is_separator(char c) {
+  return c == ',' || std::isspace(static_cast<unsigned char>(c)) != 0;
+}
 
 // Cuts the text at its first newline, which the kernel treats as the end of the string, and
 // refuses anything but whitespace after it so that "0\n5" cannot quietly mean {0}.
@@ -133,8 +135,8 @@ class CpulistParser {
       if (group == 0) return fail(region_start, "a group size of at least 1");
       if (used > group) return fail(region_start, "a used size no larger than the group size");
       if (end >= nbits_) {
-        return make_error("invalid cpulist \"{}\" at column {}: CPU {} is out of range 0-{}",
-                          full_, region_start + 1, end, nbits_ - 1);
+        return make_error("invalid cpulist \"{}\" at column {}: CPU {} is out of range 0-{}", full_,
+                          region_start + 1, end, nbits_ - 1);
       }
       for (unsigned first = start; first <= end; first += group) {
         if (used == 0) break;
@@ -235,16 +237,21 @@ Result<CpuSet> parse_cpulist(std::string_view text, unsigned nbits) {
 
 std::string format_cpulist(const CpuSet& set) {
   std::string out;
+  char digits[16];
+  auto append = [&](unsigned value) {
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+    out.append(digits, end);
+  };
   auto cpu = set.first();
   while (cpu) {
     unsigned run_start = *cpu;
     unsigned run_end = run_start;
     while (set.test(run_end + 1)) ++run_end;
     if (!out.empty()) out += ',';
-    out += std::to_string(run_start);
+    append(run_start);
     if (run_end != run_start) {
       out += '-';
-      out += std::to_string(run_end);
+      append(run_end);
     }
     cpu = set.next(run_end + 1);
   }
@@ -268,8 +275,8 @@ Result<CpuSet> parse_cpumask_hex(std::string_view text, unsigned nbits) {
     std::size_t begin = i;
     while (i < body->size() && !is_separator((*body)[i])) {
       if (hex_value((*body)[i]) < 0) {
-        return make_error("invalid CPU mask \"{}\" at column {}: expected a hex digit or ','",
-                          text, i + 1);
+        return make_error("invalid CPU mask \"{}\" at column {}: expected a hex digit or ','", text,
+                          i + 1);
       }
       ++i;
     }

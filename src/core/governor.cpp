@@ -41,7 +41,9 @@ std::mutex& registry_mutex() {
 
 }  // namespace
 
-const std::vector<GovernorInfo>& governors() { return registry(); }
+const std::vector<GovernorInfo>& governors() {
+  return registry();
+}
 
 std::string governor_names() {
   std::lock_guard lock(registry_mutex());

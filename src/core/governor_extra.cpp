@@ -37,7 +37,11 @@ class EwmaGovernor final : public Governor {
 
 }  // namespace
 
-std::unique_ptr<Governor> make_none_governor() { return std::make_unique<NoneGovernor>(); }
-std::unique_ptr<Governor> make_ewma_governor() { return std::make_unique<EwmaGovernor>(); }
+std::unique_ptr<Governor> make_none_governor() {
+  return std::make_unique<NoneGovernor>();
+}
+std::unique_ptr<Governor> make_ewma_governor() {
+  return std::make_unique<EwmaGovernor>();
+}
 
 }  // namespace prefcpu

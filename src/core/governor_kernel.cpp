@@ -38,7 +38,11 @@ class KernelV2Governor final : public Governor {
 
 }  // namespace
 
-std::unique_ptr<Governor> make_kernel_governor() { return std::make_unique<KernelGovernor>(); }
-std::unique_ptr<Governor> make_kernel_v2_governor() { return std::make_unique<KernelV2Governor>(); }
+std::unique_ptr<Governor> make_kernel_governor() {
+  return std::make_unique<KernelGovernor>();
+}
+std::unique_ptr<Governor> make_kernel_v2_governor() {
+  return std::make_unique<KernelV2Governor>();
+}
 
 }  // namespace prefcpu

@@ -18,7 +18,8 @@ CpuSet grow_preferred(const CpuSet& preferred, const CpuSet& online, const Topol
   return preferred | (topology.siblings(*first) & online);
 }
 
-CpuSet follow_hotplug(const CpuSet& preferred, const CpuSet& online, const CpuSet& previous_online) {
+CpuSet follow_hotplug(const CpuSet& preferred, const CpuSet& online,
+                      const CpuSet& previous_online) {
   CpuSet next = (preferred & online) | (online - previous_online);
   return next.empty() ? online : next;
 }

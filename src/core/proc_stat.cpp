@@ -10,7 +10,9 @@ namespace {
 // user, nice, system, idle: the four fields every kernel since 2.4 prints.
 constexpr unsigned kMinimumFields = 4;
 
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
 
 // Parses the numeric fields after the label; stores the first CpuTimes::kFields of them.
 Result<CpuTimes> parse_times(std::string_view fields, std::string_view label, unsigned line_no) {
@@ -109,7 +111,8 @@ Result<ProcStat> parse_proc_stat(std::string_view text) {
     std::string_view label = line.substr(0, label_end);
     std::string_view fields = line.substr(label_end);
     if (label.size() == 3) {
-      if (have_total) return make_error("malformed /proc/stat line {}: a second \"cpu\" line", line_no);
+      if (have_total)
+        return make_error("malformed /proc/stat line {}: a second \"cpu\" line", line_no);
       auto times = parse_times(fields, label, line_no);
       if (!times) return times.error();
       stat.total = *times;

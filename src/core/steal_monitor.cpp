@@ -93,10 +93,10 @@ Status StealMonitor::set_custom_preferred(const CpuSet& custom) {
     return make_error("custom preferred mask is empty: expected at least one online CPU");
   }
   if (started_ && !custom.is_subset_of(online_)) {
-    return make_error("custom preferred mask \"{}\" includes offline CPUs \"{}\": expected a "
-                      "subset of online \"{}\"",
-                      format_cpulist(custom), format_cpulist(custom - online_),
-                      format_cpulist(online_));
+    return make_error(
+        "custom preferred mask \"{}\" includes offline CPUs \"{}\": expected a "
+        "subset of online \"{}\"",
+        format_cpulist(custom), format_cpulist(custom - online_), format_cpulist(online_));
   }
   custom_ = custom;
   if (started_) preferred_ = custom;

@@ -60,8 +60,7 @@ class StealMonitor {
   void clear_custom_preferred();
 
  private:
-  StealMonitor(Topology topology, Knobs knobs, std::unique_ptr<Governor> governor,
-               StealMeter meter)
+  StealMonitor(Topology topology, Knobs knobs, std::unique_ptr<Governor> governor, StealMeter meter)
       : topology_(std::move(topology)),
         knobs_(knobs),
         governor_(std::move(governor)),

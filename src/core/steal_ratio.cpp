@@ -9,8 +9,9 @@ namespace {
 __extension__ using u128 = unsigned __int128;  // GCC and Clang both have it
 
 std::uint64_t saturate(u128 value) {
-  return value > std::numeric_limits<std::uint64_t>::max() ? std::numeric_limits<std::uint64_t>::max()
-                                                            : static_cast<std::uint64_t>(value);
+  return value > std::numeric_limits<std::uint64_t>::max()
+             ? std::numeric_limits<std::uint64_t>::max()
+             : static_cast<std::uint64_t>(value);
 }
 }  // namespace
 
@@ -47,9 +48,8 @@ StealRatio StealMeter::observe(const StealReading& reading) {
   std::uint64_t now_ns = ticks_to_ns(reading.steal_ticks);
   std::uint64_t before_ns = ticks_to_ns(previous_->steal_ticks);
   ratio.delta_steal_ns = now_ns > before_ns ? now_ns - before_ns : 0;  // clamp a counter reset
-  ratio.steal_bp = steal_basis_points(ratio.delta_steal_ns,
-                                      static_cast<std::uint64_t>(ratio.delta_ns),
-                                      reading.online_cpus);
+  ratio.steal_bp = steal_basis_points(
+      ratio.delta_steal_ns, static_cast<std::uint64_t>(ratio.delta_ns), reading.online_cpus);
   ratio.verdict = StealVerdict::kRatio;
   previous_ = reading;
   return ratio;

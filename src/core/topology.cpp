@@ -95,9 +95,10 @@ Result<Topology> parse_topology_spec(std::string_view spec) {
       }
       spread = value == "spread";
     } else {
-      return make_error("invalid topology \"{}\": unknown key \"{}\", expected cores, smt, layout "
-                        "or nodes",
-                        spec, key);
+      return make_error(
+          "invalid topology \"{}\": unknown key \"{}\", expected cores, smt, layout "
+          "or nodes",
+          spec, key);
     }
   }
   if (cores == 0) return make_error("invalid topology \"{}\": cores=C is required", spec);

@@ -106,14 +106,15 @@ void add_offline_commands(CLI::App& app, int* exit_code) {
 
   auto record_options = std::make_shared<RecordOptions>();
   auto* record = app.add_subcommand("record", "Sample /proc/stat into a trace on stdout");
-  record->add_option("--interval-ms", record_options->interval_ms, "sampling interval (default 1000)")
+  record
+      ->add_option("--interval-ms", record_options->interval_ms, "sampling interval (default 1000)")
       ->check(CLI::Range(1U, 3'600'000U));
   record->add_option("--count", record_options->count, "number of samples (default 60)");
   record->add_option("--proc-stat", record_options->proc_stat, "source (default /proc/stat)");
   record->add_option("--sysfs-root", record_options->sysfs_root, "sysfs for the topology header");
   record->callback([record_options, exit_code] {
-    std::signal(SIGINT, [](int) { g_stop_recording = true; });
-    std::signal(SIGTERM, [](int) { g_stop_recording = true; });
+    (void)std::signal(SIGINT, [](int) { g_stop_recording = true; });
+    (void)std::signal(SIGTERM, [](int) { g_stop_recording = true; });
     RealKernelFs fs;
     MonotonicClock clock;
     auto status = record_trace(fs, clock, *record_options, std::cout, &g_stop_recording);

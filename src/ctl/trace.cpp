@@ -27,9 +27,12 @@ Result<Trace> read_trace(std::istream& in) {
     if (!line.empty() && line[0] == '@') {
       std::size_t begin = line.find_first_not_of(" \t", 1);
       std::int64_t ns = 0;
-      const char* first = begin == std::string::npos ? line.data() + line.size() : line.data() + begin;
+      const char* first =
+          begin == std::string::npos ? line.data() + line.size() : line.data() + begin;
       auto [ptr, ec] = std::from_chars(first, line.data() + line.size(), ns);
-      if (ec != std::errc{} || ptr == first || line.find_first_not_of(" \t", static_cast<std::size_t>(ptr - line.data())) != std::string::npos) {
+      if (ec != std::errc{} || ptr == first ||
+          line.find_first_not_of(" \t", static_cast<std::size_t>(ptr - line.data())) !=
+              std::string::npos) {
         return make_error("trace line {}: \"{}\", expected \"@ <monotonic_ns>\"", line_no, line);
       }
       if (!trace.records.empty() && ns < trace.records.back().monotonic_ns) {
@@ -41,13 +44,14 @@ Result<Trace> read_trace(std::istream& in) {
     }
     if (trace.records.empty()) {
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      return make_error("trace line {}: \"{}\" before the first \"@ <monotonic_ns>\" line",
-                        line_no, line);
+      return make_error("trace line {}: \"{}\" before the first \"@ <monotonic_ns>\" line", line_no,
+                        line);
     }
     trace.records.back().proc_stat += line;
     trace.records.back().proc_stat += '\n';
   }
-  if (trace.records.empty()) return make_error("trace has no records: expected \"@ <monotonic_ns>\" lines");
+  if (trace.records.empty())
+    return make_error("trace has no records: expected \"@ <monotonic_ns>\" lines");
   return trace;
 }
 

@@ -2,9 +2,8 @@
 // irqbalance's banned CPUs. prefcpud drives a list of them with the same four calls.
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "core/cpu_set.h"
 #include "core/result.h"

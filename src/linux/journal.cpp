@@ -28,7 +28,8 @@ nlohmann::json Journal::section(std::string_view section) const {
 Status Journal::remove() {
   std::error_code ec;
   std::filesystem::remove(path_, ec);
-  if (ec) return make_errno_error(ec.value(), "removing journal {}: {}", path_.string(), ec.message());
+  if (ec)
+    return make_errno_error(ec.value(), "removing journal {}: {}", path_.string(), ec.message());
   content_ = nlohmann::json::object();
   return {};
 }

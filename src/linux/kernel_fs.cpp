@@ -110,12 +110,12 @@ Result<std::vector<std::string>> RealKernelFs::list(const std::filesystem::path&
 }
 
 bool RealKernelFs::exists(const std::filesystem::path& path) const {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 
 bool RealKernelFs::is_directory(const std::filesystem::path& path) const {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 

@@ -16,12 +16,14 @@ Result<CpuSet> read_cpulist(const KernelFs& fs, const std::filesystem::path& pat
 }
 
 // Absent means empty: nohz_full, isolated and node files depend on kernel configuration.
-// Without nohz_full= on the command line the kernel prints "(null)" (print_cpus_nohz_full).
+// Without nohz_full= on the command line the kernel prints "(null)" (print_cpus_nohz_full);
+// 6.12 prints it as "  (null)\n", padded.
 Result<CpuSet> read_optional_cpulist(const KernelFs& fs, const std::filesystem::path& path) {
   if (!fs.exists(path)) return CpuSet{};
   auto text = fs.read(path);
   if (!text) return text.error();
-  if (text->rfind("(null)", 0) == 0) return CpuSet{};
+  std::size_t first = text->find_first_not_of(" \t");
+  if (first != std::string::npos && text->compare(first, 6, "(null)") == 0) return CpuSet{};
   auto set = parse_cpulist(*text);
   if (!set) return make_error("{}: {}", path.string(), set.error().message);
   return set;

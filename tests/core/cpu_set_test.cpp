@@ -22,22 +22,20 @@ TEST_P(CpulistParses, AsTheKernelDoes) {
 
 INSTANTIATE_TEST_SUITE_P(
     BitmapParselist, CpulistParses,
-    ::testing::Values(ParseCase{"", 8192, ""}, ParseCase{"\n", 8192, ""},
-                      ParseCase{"   ", 8192, ""}, ParseCase{"5", 8192, "5"},
-                      ParseCase{"0-3", 8192, "0-3"}, ParseCase{"0-3,8-11", 8192, "0-3,8-11"},
-                      ParseCase{"0-3,8-11\n", 8192, "0-3,8-11"},
-                      ParseCase{"  0-3 , 8-11  \n", 8192, "0-3,8-11"},
-                      ParseCase{"0 2\t4", 8192, "0,2,4"},  // whitespace separates regions too
-                      ParseCase{",,1,,3,", 8192, "1,3"},   // empty regions are skipped
-                      ParseCase{"3,1,2", 8192, "1-3"}, ParseCase{"0-3,2-5", 8192, "0-5"},
-                      ParseCase{"7-7", 8192, "7"},
-                      ParseCase{"0-1023:2/256", 8192, "0-1,256-257,512-513,768-769"},
-                      ParseCase{"0-9:3/4", 8192, "0-2,4-6,8-9"},
-                      ParseCase{"0-7:0/2", 8192, ""}, ParseCase{"0-7:2/2", 8192, "0-7"},
-                      ParseCase{"all", 4, "0-3"}, ParseCase{"ALL", 4, "0-3"},
-                      ParseCase{"all:1/2", 8, "0,2,4,6"}, ParseCase{"N", 16, "15"},
-                      ParseCase{"4-N", 8, "4-7"}, ParseCase{"0-N:1/4", 16, "0,4,8,12"},
-                      ParseCase{"8191", 8192, "8191"}, ParseCase{"0-8191", 8192, "0-8191"}));
+    ::testing::Values(
+        ParseCase{"", 8192, ""}, ParseCase{"\n", 8192, ""}, ParseCase{"   ", 8192, ""},
+        ParseCase{"5", 8192, "5"}, ParseCase{"0-3", 8192, "0-3"},
+        ParseCase{"0-3,8-11", 8192, "0-3,8-11"}, ParseCase{"0-3,8-11\n", 8192, "0-3,8-11"},
+        ParseCase{"  0-3 , 8-11  \n", 8192, "0-3,8-11"},
+        ParseCase{"0 2\t4", 8192, "0,2,4"},  // whitespace separates regions too
+        ParseCase{",,1,,3,", 8192, "1,3"},   // empty regions are skipped
+        ParseCase{"3,1,2", 8192, "1-3"}, ParseCase{"0-3,2-5", 8192, "0-5"},
+        ParseCase{"7-7", 8192, "7"}, ParseCase{"0-1023:2/256", 8192, "0-1,256-257,512-513,768-769"},
+        ParseCase{"0-9:3/4", 8192, "0-2,4-6,8-9"}, ParseCase{"0-7:0/2", 8192, ""},
+        ParseCase{"0-7:2/2", 8192, "0-7"}, ParseCase{"all", 4, "0-3"}, ParseCase{"ALL", 4, "0-3"},
+        ParseCase{"all:1/2", 8, "0,2,4,6"}, ParseCase{"N", 16, "15"}, ParseCase{"4-N", 8, "4-7"},
+        ParseCase{"0-N:1/4", 16, "0,4,8,12"}, ParseCase{"8191", 8192, "8191"},
+        ParseCase{"0-8191", 8192, "0-8191"}));
 
 struct ErrorCase {
   const char* text;
@@ -70,13 +68,16 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"0-3:1/0", 8192,
                   "invalid cpulist \"0-3:1/0\" at column 1: expected a group size of at least 1"},
         ErrorCase{"0-3:1", 8192, "invalid cpulist \"0-3:1\" at column 6: expected '/'"},
-        ErrorCase{"0-3:1/2x", 8192, "invalid cpulist \"0-3:1/2x\" at column 8: expected ',' or end"},
+        ErrorCase{"0-3:1/2x", 8192,
+                  "invalid cpulist \"0-3:1/2x\" at column 8: expected ',' or end"},
         ErrorCase{"5:1/2", 8192,
                   "invalid cpulist \"5:1/2\" at column 2: expected '-' before a ':used/group' "
                   "suffix"},
-        ErrorCase{"8192", 8192, "invalid cpulist \"8192\" at column 1: CPU 8192 is out of range 0-8191"},
+        ErrorCase{"8192", 8192,
+                  "invalid cpulist \"8192\" at column 1: CPU 8192 is out of range 0-8191"},
         ErrorCase{"0-4", 4, "invalid cpulist \"0-4\" at column 1: CPU 4 is out of range 0-3"},
-        ErrorCase{"99999999999", 8192, "invalid cpulist \"99999999999\" at column 1: number too large"},
+        ErrorCase{"99999999999", 8192,
+                  "invalid cpulist \"99999999999\" at column 1: number too large"},
         ErrorCase{"0\n5", 8192,
                   "invalid cpulist \"0\n5\" at column 3: expected nothing after the newline"}));
 

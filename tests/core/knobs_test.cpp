@@ -26,7 +26,8 @@ TEST(Knobs, HighMustBeBelowTenThousand) {
   EXPECT_TRUE(validate_knobs({1000, 9999, 200}));
   auto bad = validate_knobs({1000, 10000, 200});
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message, "high_threshold 10000 is out of range: expected 1..9999 basis points");
+  EXPECT_EQ(bad.error().message,
+            "high_threshold 10000 is out of range: expected 1..9999 basis points");
 }
 
 TEST(Knobs, LowMustBeBelowHigh) {
@@ -58,7 +59,8 @@ TEST(SetKnob, LeavesKnobsUnchangedOnError) {
             "low_threshold 600 must be below high_threshold 500: expected 0..499 basis points");
   auto text = set_knob(knobs, "interval_ms", "fast");
   ASSERT_FALSE(text);
-  EXPECT_EQ(text.error().message, "interval_ms \"fast\" is not a number: expected a non-negative integer");
+  EXPECT_EQ(text.error().message,
+            "interval_ms \"fast\" is not a number: expected a non-negative integer");
   EXPECT_FALSE(set_knob(knobs, "interval_ms", "-5"));
   EXPECT_FALSE(set_knob(knobs, "interval_ms", "10 "));
   EXPECT_FALSE(set_knob(knobs, "interval_ms", ""));

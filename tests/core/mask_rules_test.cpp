@@ -54,8 +54,7 @@ TEST(ShrinkPreferred, SpreadSiblingsRemoveBothThreadsOfTheCore) {
 }
 
 TEST(ShrinkPreferred, NoSmtRemovesOneCpu) {
-  EXPECT_EQ(shrink_sequence(spec("cores=3,smt=1"), 3),
-            (std::vector<std::string>{"0-1", "0", "0"}));
+  EXPECT_EQ(shrink_sequence(spec("cores=3,smt=1"), 3), (std::vector<std::string>{"0-1", "0", "0"}));
 }
 
 TEST(ShrinkPreferred, ProtectedCoreWhenCpuZeroIsNohzFull) {

@@ -47,7 +47,8 @@ TEST(ProcStat, OldKernelsWithoutStealReadZero) {
 }
 
 TEST(ProcStat, ExtraFieldsAreIgnored) {
-  auto stat = parse_proc_stat("cpu 1 2 3 4 5 6 7 42 9 10 11 12\ncpu0 1 2 3 4 5 6 7 42 9 10 11 12\n");
+  auto stat =
+      parse_proc_stat("cpu 1 2 3 4 5 6 7 42 9 10 11 12\ncpu0 1 2 3 4 5 6 7 42 9 10 11 12\n");
   ASSERT_TRUE(stat) << stat.error().message;
   EXPECT_EQ(stat->total.steal(), 42U);
 }
@@ -93,13 +94,15 @@ TEST(ProcStat, FindsABadByteAnywhereInAPerCpuLine) {
     fields[at] = 'x';
     auto stat = parse_proc_stat("cpu 1 2 3 4\ncpu0" + fields + "\n");
     ASSERT_FALSE(stat) << "offset " << at;
-    EXPECT_NE(stat.error().message.find("malformed /proc/stat line 2 (\"cpu0\")"), std::string::npos)
+    EXPECT_NE(stat.error().message.find("malformed /proc/stat line 2 (\"cpu0\")"),
+              std::string::npos)
         << stat.error().message;
   }
   for (std::size_t length = 2; length <= good.size(); ++length) {
     std::string fields = good.substr(0, length);
     std::size_t numbers = 0;
-    for (std::size_t i = 1; i < fields.size(); ++i) numbers += fields[i] != ' ' && fields[i - 1] == ' ';
+    for (std::size_t i = 1; i < fields.size(); ++i)
+      numbers += fields[i] != ' ' && fields[i - 1] == ' ';
     auto stat = parse_proc_stat("cpu 1 2 3 4\ncpu0" + fields + "\n");
     EXPECT_EQ(static_cast<bool>(stat), numbers >= 4) << "length " << length;
   }

@@ -87,9 +87,9 @@ TEST(ReferenceProperty, StealMonitorAgreesWithTheReferenceOnRandomTraces) {
     std::uint32_t high = 1 + static_cast<std::uint32_t>(rng() % 3000);
     std::uint32_t low = static_cast<std::uint32_t>(rng() % high);
     std::uint64_t user_hz = rng() % 2 == 0 ? 100 : 250;
-    auto monitor = StealMonitor::create(machine.topology, {1000, high, low},
-                                        std::move(*make_governor(v2 ? "kernel-v2" : "kernel")),
-                                        user_hz);
+    auto monitor =
+        StealMonitor::create(machine.topology, {1000, high, low},
+                             std::move(*make_governor(v2 ? "kernel-v2" : "kernel")), user_hz);
     ASSERT_TRUE(monitor);
     reference::Monitor ref(machine.reference, v2, high, low, user_hz);
 

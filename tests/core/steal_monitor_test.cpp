@@ -7,7 +7,9 @@ namespace {
 
 constexpr std::int64_t kSecond = 1'000'000'000;
 
-CpuSet list(const char* text) { return *parse_cpulist(text); }
+CpuSet list(const char* text) {
+  return *parse_cpulist(text);
+}
 
 StealMonitor monitor(const char* topo_spec, const char* governor = "kernel", Knobs knobs = {}) {
   auto topo = parse_topology_spec(topo_spec);
@@ -20,7 +22,9 @@ StealMonitor monitor(const char* topo_spec, const char* governor = "kernel", Kno
 }
 
 // Steal ticks that give `bp` basis points over one second on `cpus` CPUs at USER_HZ 100.
-std::uint64_t ticks_for(std::uint64_t bp, unsigned cpus) { return bp * cpus / 100; }
+std::uint64_t ticks_for(std::uint64_t bp, unsigned cpus) {
+  return bp * cpus / 100;
+}
 
 TEST(StealMonitor, BaselineStartsFromAllOnlineCpus) {
   auto m = monitor("cores=4,smt=2");
@@ -125,7 +129,8 @@ TEST(StealMonitor, CustomMaskIsValidated) {
   (void)m.observe({0, 0, list("0-3")});
   auto empty = m.set_custom_preferred(CpuSet{});
   ASSERT_FALSE(empty);
-  EXPECT_EQ(empty.error().message, "custom preferred mask is empty: expected at least one online CPU");
+  EXPECT_EQ(empty.error().message,
+            "custom preferred mask is empty: expected at least one online CPU");
   auto offline = m.set_custom_preferred(list("2-5"));
   ASSERT_FALSE(offline);
   EXPECT_EQ(offline.error().message,
@@ -155,7 +160,8 @@ TEST(StealMonitor, GovernorCanBeSwappedAtRuntime) {
 
 TEST(StealMonitor, RejectsInvalidConstruction) {
   auto topo = parse_topology_spec("cores=1");
-  auto bad_knobs = StealMonitor::create(*topo, {50, 500, 200}, std::move(*make_governor("kernel")), 100);
+  auto bad_knobs =
+      StealMonitor::create(*topo, {50, 500, 200}, std::move(*make_governor("kernel")), 100);
   ASSERT_FALSE(bad_knobs);
   EXPECT_EQ(bad_knobs.error().message, "interval_ms 50 is out of range: expected 100..100000");
   auto no_gov = StealMonitor::create(*topo, {}, nullptr, 100);

@@ -56,10 +56,12 @@ TEST(TopologySpec, RejectsClearly) {
                "smt, layout or nodes");
   expect_error("cores=4096,smt=4",
                "invalid topology \"cores=4096,smt=4\": 16384 CPUs, at most 8192 are supported");
-  expect_error("cores=2,nodes=3",
-               "invalid topology \"cores=2,nodes=3\": 3 nodes for 2 cores, expected nodes <= cores");
-  expect_error("cores", "invalid topology \"cores\": \"cores\", expected key=value with keys "
-                        "cores, smt, layout, nodes");
+  expect_error(
+      "cores=2,nodes=3",
+      "invalid topology \"cores=2,nodes=3\": 3 nodes for 2 cores, expected nodes <= cores");
+  expect_error("cores",
+               "invalid topology \"cores\": \"cores\", expected key=value with keys "
+               "cores, smt, layout, nodes");
 }
 
 TEST(Topology, UnknownCpuIsItsOwnCore) {

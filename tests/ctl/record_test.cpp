@@ -72,7 +72,8 @@ TEST(Record, ABrokenSourceIsReportedAtRecordTime) {
   FakeClock clock;
   RealKernelFs fs;
   std::ostringstream out;
-  auto status = record_trace(fs, clock, {100, 2, tree.path("proc/stat"), tree.path("sys"), 100}, out);
+  auto status =
+      record_trace(fs, clock, {100, 2, tree.path("proc/stat"), tree.path("sys"), 100}, out);
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().message, "malformed /proc/stat: no aggregate \"cpu\" line");
 }
@@ -84,8 +85,8 @@ TEST(Record, StopsWhenAsked) {
   RealKernelFs fs;
   std::ostringstream out;
   bool stop = true;
-  ASSERT_TRUE(record_trace(fs, clock, {100, 5, tree.path("proc/stat"), tree.path("sys"), 100}, out,
-                           &stop));
+  ASSERT_TRUE(
+      record_trace(fs, clock, {100, 5, tree.path("proc/stat"), tree.path("sys"), 100}, out, &stop));
   EXPECT_EQ(out.str().find("@ "), std::string::npos);
 }
 

@@ -11,7 +11,8 @@ namespace {
 std::string record(int t_s, int steal, const char* cpus = "0123") {
   std::string text = "@ " + std::to_string(static_cast<long long>(t_s) * 1'000'000'000) + "\n";
   text += "cpu 100 0 100 1000 0 0 0 " + std::to_string(steal) + " 0 0\n";
-  for (const char* c = cpus; *c != '\0'; ++c) text += std::string("cpu") + *c + " 1 0 1 10 0 0 0 0 0 0\n";
+  for (const char* c = cpus; *c != '\0'; ++c)
+    text += std::string("cpu") + *c + " 1 0 1 10 0 0 0 0 0 0\n";
   return text;
 }
 
@@ -56,8 +57,9 @@ TEST(Replay, KnobsAndGovernorApply) {
 TEST(Replay, HotplugInTheTrace) {
   std::string trace = record(0, 0) + record(1, 40) + record(2, 40, "012");
   std::string out = replay(trace, "cores=4");
-  EXPECT_NE(out.find("{\"t_ns\":2000000000,\"action\":\"grow\",\"steal_bp\":0,\"preferred\":\"0-2\"}"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find("{\"t_ns\":2000000000,\"action\":\"grow\",\"steal_bp\":0,\"preferred\":\"0-2\"}"),
+      std::string::npos)
       << out;
 }
 

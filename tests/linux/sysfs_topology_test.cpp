@@ -39,6 +39,18 @@ TEST(SysfsTopology, ReadsSiblingsNodesAndHousekeeping) {
   EXPECT_EQ(format_cpulist(topo->housekeeping()), "0-2");
 }
 
+// The bytes of a 6.12 kernel with CONFIG_NO_HZ_FULL=y and no nohz_full= (seen in the VM rig).
+TEST(SysfsTopology, PaddedNullNohzFullMeansNone) {
+  FixtureTree tree;
+  x86_sysfs(tree);
+  tree.file("devices/system/cpu/nohz_full", "  (null)\n");
+  RealKernelFs fs;
+  auto topo = read_sysfs_topology(fs, tree.root());
+  ASSERT_TRUE(topo) << topo.error().message;
+  EXPECT_TRUE(topo->nohz_full().empty());
+  EXPECT_EQ(format_cpulist(topo->housekeeping()), "0-3");
+}
+
 TEST(SysfsTopology, MissingOptionalFilesMeanNone) {
   FixtureTree tree;
   tree.file("devices/system/cpu/online", "0-1\n");

@@ -1,0 +1,120 @@
+// Google Benchmarks of the simulator, plus the pipe costs its hackbench defaults come from.
+//   BM_SimEvents/<scenario>: simulator events per second on one core (goal >= 5M/s).
+//   BM_PipeWrite100 / BM_PipeRead100: CPU per 100-byte pipe write / read on this machine,
+//   the source of WorkloadParams::write_ns / read_ns (docs/benchmarks-sim.md).
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <ctime>
+
+#include "sim/run.h"
+#include "sim/scenario.h"
+
+namespace {
+
+using prefcpu::sim::load_scenario;
+using prefcpu::sim::run_case;
+using prefcpu::sim::RunOptions;
+
+// One case of a built-in scenario, with the kernel governor, scaled down by `scale`.
+void sim_events(benchmark::State& state, const char* name, std::size_t case_index, double scale) {
+  auto scenario = load_scenario(name);
+  if (!scenario) {
+    state.SkipWithError(scenario.error().message.c_str());
+    return;
+  }
+  RunOptions options;
+  options.scale = scale;
+  std::uint64_t events = 0;
+  double sim_s = 0;
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
+    auto result = run_case(*scenario, scenario->cases.at(case_index), options, false);
+    if (!result) {
+      state.SkipWithError(result.error().message.c_str());
+      return;
+    }
+    events += result->events;
+    sim_s += static_cast<double>(result->end_ns) / 1e9;
+  }
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+  state.counters["sim_s_per_s"] = benchmark::Counter(sim_s, benchmark::Counter::kIsRate);
+}
+
+BENCHMARK_CAPTURE(sim_events, seed_hackbench_10_groups, "seed-hackbench", 0, 1.0)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(sim_events, seed_daytrader, "seed-daytrader", 0, 0.1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(sim_events, cpu_bound, "cpu-bound", 0, 0.1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(sim_events, large, "large", 0, 0.1)->Unit(benchmark::kMillisecond);
+
+constexpr int kMessages = 640;  // one pipe's worth of 100-byte messages (16 x 4 KiB pages)
+
+struct PipeFds {
+  PipeFds() {
+    if (::pipe(fds.data()) != 0) std::abort();
+  }
+  ~PipeFds() {
+    ::close(fds[0]);
+    ::close(fds[1]);
+  }
+  std::array<int, 2> fds{};
+};
+
+// CPU time of this thread: other work on a shared machine does not count.
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+void fill(int fd, std::array<char, 100>& message) {
+  for (int i = 0; i < kMessages; ++i) {
+    if (::write(fd, message.data(), message.size()) != 100) std::abort();
+  }
+}
+
+void drain(int fd, std::array<char, 100>& message) {
+  for (int i = 0; i < kMessages; ++i) {
+    if (::read(fd, message.data(), message.size()) != 100) std::abort();
+  }
+}
+
+// Reported as ns per message: kMessages writes (or reads) per iteration, the other side of the
+// pipe untimed.
+void BM_PipeWrite100(benchmark::State& state) {
+  PipeFds pipe;
+  std::array<char, 100> message{};
+  double seconds = 0;
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
+    double start = thread_cpu_seconds();
+    fill(pipe.fds[1], message);
+    seconds += thread_cpu_seconds() - start;
+    drain(pipe.fds[0], message);
+  }
+  state.counters["ns_per_write"] =
+      seconds * 1e9 / (static_cast<double>(state.iterations()) * kMessages);
+}
+BENCHMARK(BM_PipeWrite100);
+
+void BM_PipeRead100(benchmark::State& state) {
+  PipeFds pipe;
+  std::array<char, 100> message{};
+  double seconds = 0;
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
+    fill(pipe.fds[1], message);
+    double start = thread_cpu_seconds();
+    drain(pipe.fds[0], message);
+    seconds += thread_cpu_seconds() - start;
+  }
+  state.counters["ns_per_read"] =
+      seconds * 1e9 / (static_cast<double>(state.iterations()) * kMessages);
+}
+BENCHMARK(BM_PipeRead100);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,48 @@
+// prefcpud's configuration: the TOML file (/etc/prefcpu/prefcpud.toml), compiled and validated
+// whole before anything uses it, so a bad reload (SIGHUP) changes nothing.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/knobs.h"
+#include "core/result.h"
+#include "linux/irq/irq_actuator.h"
+
+namespace prefcpu {
+
+inline constexpr std::size_t kMaxHistorySize = 100000;
+
+struct Config {
+  std::string governor = "kernel";
+  Knobs knobs;
+  std::vector<std::string> cgroups;  // empty: every top-level cpuset cgroup
+  std::string cgroup_root;           // empty: found from mountinfo
+  bool shield = false;
+  bool dry_run = false;
+  IrqMode irq_mode = IrqMode::kAuto;
+  std::string irq_root = "/proc/irq";
+  std::size_t history_size = 120;
+  bool verbose = false;
+
+  friend bool operator==(const Config&, const Config&) = default;
+};
+
+// Parses TOML text; unknown keys, wrong types and out-of-range values are errors naming the key,
+// its line in `source` and what is accepted. Does not check cross-key rules (see validate).
+Result<Config> parse_config(std::string_view text, std::string_view source);
+
+// Reads a config file. A missing file is the defaults unless `required` (given with --config).
+Result<Config> load_config_file(const std::filesystem::path& path, bool required);
+
+// The whole-config checks: knobs, governor name, history size, cgroup names.
+Status validate_config(const Config& config);
+
+// Keys that take effect only at start; a reload that changes one keeps the running value.
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
+
+}  // namespace prefcpu

@@ -1,0 +1,153 @@
+// prefcpud's loop body and lifecycle, without the event loop around it: tests drive run_period()
+// with a FakeClock and fixture trees, and call handle_request() as the control socket would.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/steal_monitor.h"
+#include "daemon/config.h"
+#include "daemon/control_server.h"
+#include "daemon/history.h"
+#include "daemon/log.h"
+#include "linux/actuator.h"
+#include "linux/clock.h"
+#include "linux/irq/irq_actuator.h"
+#include "linux/journal.h"
+#include "linux/kernel_fs.h"
+
+namespace prefcpu {
+
+struct DaemonPaths {
+  std::filesystem::path state_dir = "/run/prefcpu";
+  std::filesystem::path proc_stat = "/proc/stat";
+  std::filesystem::path sysfs_root = "/sys";
+  std::filesystem::path proc_root = "/proc";
+};
+
+using IrqActuatorFactory =
+    std::function<std::unique_ptr<Actuator>(KernelFs&, Journal&, const IrqOptions&)>;
+// Re-reads the config file and applies the flags (SIGHUP).
+using ConfigSource = std::function<Result<Config>()>;
+
+struct DaemonDeps {
+  KernelFs& fs;
+  Clock& clock;
+  Logger& log;
+  ConfigSource config_source;
+  IrqActuatorFactory make_irq = make_irq_actuator;
+  std::uint64_t user_hz = 0;  // 0: sysconf(_SC_CLK_TCK)
+};
+
+enum class DaemonMode {
+  kEnforce,  // cpusets (and IRQs) follow preferred
+  kDryRun,   // decide and publish, write nothing
+  kMirror,   // CONFIG_PREFERRED_CPU: publish the kernel's mask, steer IRQs only
+  kIdle,     // no hypervisor: nothing to react to, the mask stays full
+};
+
+std::string_view mode_name(DaemonMode mode);
+
+class Daemon {
+ public:
+  Daemon(DaemonDeps deps, DaemonPaths paths, Config config);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Locks the state directory, restores from a journal left by an unclean exit, detects the
+  // mode, builds the monitor and the actuators, and takes the baseline sample. An error means
+  // prefcpud must not run; nothing has been changed then.
+  Status start();
+  // One period: sample, decide, apply, publish.
+  void run_period();
+  // Restores every actuator and, if all succeeded, deletes the journal. Idempotent.
+  Status stop();
+  // SIGHUP: a valid config replaces the running one (the restart-only keys excepted); an invalid
+  // one is refused with its error and changes nothing.
+  Status reload();
+
+  nlohmann::json handle_request(const nlohmann::json& request, const Peer& peer);
+  nlohmann::json status() const;
+
+  std::int64_t next_period_ns() const { return next_period_ns_; }
+  DaemonMode mode() const { return mode_; }
+  const std::string& mode_reason() const { return mode_reason_; }
+  const Config& config() const { return config_; }
+  const CpuSet& preferred() const { return preferred_; }
+  const StealMonitor& monitor() const { return *monitor_; }
+  const History& history() const { return history_; }
+  // Set when an invariant broke: the loop must stop, and stop() restores.
+  const std::optional<std::string>& fatal() const { return fatal_; }
+  // One line for sd_notify's STATUS=.
+  std::string summary() const;
+
+ private:
+  struct Counters {
+    std::uint64_t periods = 0;
+    std::uint64_t shrinks = 0;
+    std::uint64_t grows = 0;
+    std::uint64_t holds = 0;
+    std::uint64_t skips = 0;
+    std::uint64_t manual = 0;
+    std::uint64_t sample_errors = 0;
+    std::uint64_t apply_errors = 0;
+    std::uint64_t mask_changes = 0;
+  };
+
+  // daemon.cpp
+  Status lock_state_dir();
+  Status recover_from_journal();
+  Status detect_mode();
+  Status create_actuators();
+  IrqOptions irq_options(IrqMode mode) const;
+  // preferred when it changed; status.json when `force` (a change) or a second has passed.
+  void publish(bool force);
+
+  // daemon_period.cpp
+  void apply_actuators();
+  void log_step(const Step& step, const CpuSet& before, const CpuSet& online_before);
+  void refresh_topology(const CpuSet& online);
+  std::optional<CpuSet> read_kernel_preferred();
+
+  // daemon_control.cpp
+  nlohmann::json set_preferred(const nlohmann::json& request, const Peer& peer);
+  nlohmann::json set_knob(const nlohmann::json& request, const Peer& peer);
+  void apply_now(std::string_view action);
+
+  DaemonDeps deps_;
+  DaemonPaths paths_;
+  Config config_;
+  DaemonMode mode_ = DaemonMode::kEnforce;
+  std::string mode_reason_;
+  std::optional<StealMonitor> monitor_;
+  Journal journal_;
+  std::vector<std::unique_ptr<Actuator>> actuators_;
+  std::map<std::string, std::string, std::less<>> actuator_errors_;  // last error, logged once
+  History history_;
+  CpuSet preferred_;
+  CpuSet online_;
+  std::optional<std::string> published_preferred_;
+  std::optional<std::uint64_t> steal_bp_;
+  std::string last_action_ = "none";
+  std::int64_t last_change_ns_ = 0;
+  std::int64_t started_ns_ = 0;
+  std::int64_t last_period_ns_ = 0;
+  std::int64_t next_period_ns_ = 0;
+  std::int64_t status_written_ns_ = 0;
+  std::string last_sample_error_;
+  Counters counters_;
+  std::optional<std::string> fatal_;
+  int lock_fd_ = -1;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace prefcpu

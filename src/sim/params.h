@@ -1,0 +1,116 @@
+// Scenario parameters. Every default cites its row in shared/docs/sim-parameters.md (section and
+// mark), a kernel default, or a measurement made here (docs/benchmarks-sim.md). "Assumption"
+// marks a value with no source found; docs/simulator.md lists them and shows their effect.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/knobs.h"
+#include "sim/event_queue.h"
+
+namespace prefcpu::sim {
+
+enum class HostScheduler : std::uint8_t { kFair, kDispatchWindow };
+
+struct HostParams {
+  std::uint32_t pcpus = 0;
+  HostScheduler scheduler = HostScheduler::kFair;
+  // EEVDF base slice 0.75 ms x (1 + ilog2(8)) = 3.0 ms on >= 8 CPUs, v6.6-v6.14 (§1, D).
+  Ns slice_ns = 3'000'000;
+  // PowerVM hypervisor dispatch cycle (§1, T).
+  Ns window_ns = 10'000'000;
+  // Host task switch ~1.1-2.4 us + one VM entry ~0.5 us: lower bound of a vCPU switch (§2, T/D).
+  Ns context_switch_ns = 3'000;
+  // Indirect cost up to ~10x the 2,000-cycle world switch = 20,000 cycles at 3 GHz (§2 SplitX, D).
+  Ns refill_penalty_ns = 6'700;
+  // Assumption (gap 4): speed while refilling; only the length of the slow phase depends on it.
+  std::uint32_t refill_speed_pct = 50;
+  // x86 KVM_HALT_POLL_NS_DEFAULT (§4, S). Polling stops when another vCPU is runnable (§4, S).
+  Ns halt_poll_ns = 200'000;
+  // Virtual IPI: 3,293-4,238 cycles = 1.1-1.4 us at 3 GHz (§5, D).
+  Ns ipi_ns = 1'200;
+};
+
+struct GuestParams {
+  // CONFIG_HZ 250: Kconfig default and Ubuntu generic before 24.04 (§6, T/U).
+  std::uint32_t hz = 250;
+  // Guest runs the same scaled base slice as the host: 3.0 ms (§1/§6, D).
+  Ns slice_ns = 3'000'000;
+  // Same-vCPU guest context switch + wakeup, 328-345 ns (§5 OSv, T).
+  Ns task_switch_ns = 330;
+  // sd_init(): balance_interval = sd_weight ms; busy_factor 16; imbalance_pct 117 (§6, S).
+  std::uint32_t busy_factor = 16;
+  std::uint32_t imbalance_pct = 117;
+  // pv qspinlock SPIN_THRESHOLD 32768 x PAUSE ~10 cycles at 3 GHz = 109 us (§3, D).
+  Ns spin_limit_ns = 109'000;
+  // Waiters stop spinning when the holder's vCPU is preempted (owner_on_cpu(), §3, S).
+  bool pv_preempted = true;
+  // v2-v5 made available_idle_cpu() false on non-preferred CPUs; v6+ dropped it (kernel-spec §3.2).
+  bool wakeup_skips_non_preferred = false;
+  // Threads per core given to the governor's Topology; the governor sheds one core per step.
+  std::uint32_t smt = 1;
+  // /proc/stat unit (§6 USER_HZ, U).
+  std::uint32_t user_hz = 100;
+};
+
+enum class WorkloadKind : std::uint8_t { kHackbench, kOltp, kCpuBound, kIdle };
+
+struct WorkloadParams {
+  WorkloadKind kind = WorkloadKind::kIdle;
+  // hackbench: rt-tests defaults groups 10, fds 20 (§7, S).
+  std::uint32_t groups = 10;
+  std::uint32_t fds = 20;
+  std::uint32_t loops = 100;  // rt-tests default 100 (§7, S); scenarios scale it
+  // CPU per 100-byte pipe write / read, measured here (docs/benchmarks-sim.md): bench_sim
+  // BM_PipeWrite100 ns_per_write median 359, BM_PipeRead100 ns_per_read median 353.
+  Ns write_ns = 359;
+  Ns read_ns = 353;
+  // 16 pipe buffers x 4 KiB, 40 merged 100-byte messages per page = 640 (§7 PIPE_DEF_BUFFERS, D).
+  std::uint32_t pipe_capacity = 640;
+  // fs/pipe.c: the copy runs under pipe->mutex.
+  bool pipe_lock = true;
+  // OLTP: ~42 SQL statements per DayTrader transaction at 48-58 us CPU each (§9, T/D).
+  std::uint32_t statements = 42;
+  Ns statement_ns = 53'000;
+  // "most spinlocks are held for less than 2^12 cycles" = 1.4 us at 3 GHz (§3, S/D).
+  Ns hold_ns = 1'400;
+  std::uint32_t locks = 4;             // assumption (gap 11): shared hot locks per VM
+  std::uint32_t workers_per_vcpu = 2;  // assumption (gap 11): worker threads per vCPU
+  double load = 0.6;                   // v12 cover letter ran DayTrader at 30 % and 60 % load
+  // CPU-bound: each task computes in chunks of this size; only the event count depends on it.
+  Ns chunk_ns = 1'000'000;
+  std::uint32_t tasks_per_vcpu = 1;
+};
+
+struct VmSpec {
+  std::string name;
+  std::uint32_t vcpus = 0;
+  std::uint32_t weight = 1024;          // host default: every vCPU thread at nice 0
+  std::optional<double> entitlement;    // dispatch-window: processing units; default: fair share
+  std::optional<std::string> governor;  // pinned by the scenario; wins over --governor
+  std::optional<std::uint32_t> interval_ms;
+  std::optional<std::uint32_t> high_threshold;
+  std::optional<std::uint32_t> low_threshold;
+  GuestParams guest;
+  WorkloadParams workload;
+};
+
+struct CaseSpec {
+  std::string name;
+  std::vector<VmSpec> vms;  // fully merged: scenario defaults, VM table, case overrides
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  std::uint64_t seed = 1;
+  Ns duration_ns = 10'000'000'000;  // cap; finite workloads may finish earlier
+  HostParams host;
+  Knobs knobs;  // the steal_governor defaults 1000 / 500 / 200 (kernel-spec §1.4)
+  std::vector<CaseSpec> cases;
+};
+
+}  // namespace prefcpu::sim

@@ -1,0 +1,376 @@
+#include "sim/scenario.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "core/governor.h"
+
+namespace prefcpu::sim {
+
+namespace {
+
+// Reads the keys of one TOML table into values, remembering which keys it knows, so that a typo
+// is an error that lists what is accepted.
+class Fields {
+ public:
+  Fields(const toml::table* table, std::string where) : table_(table), where_(std::move(where)) {}
+
+  template <typename T>
+  void integer(std::string_view key, T& out, std::int64_t min,
+               std::int64_t max = std::numeric_limits<std::int64_t>::max()) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return;
+    auto value = node->value<std::int64_t>();
+    if (!node->is_integer() || !value) return fail(key, "is not an integer", range(min, max));
+    if (*value < min || *value > max) {
+      return fail(key, fmt::format("is {}", *value), range(min, max));
+    }
+    out = static_cast<T>(*value);
+  }
+
+  template <typename T>
+  void optional_integer(std::string_view key, std::optional<T>& out, std::int64_t min,
+                        std::int64_t max) {
+    if (find(key) == nullptr) return;
+    T value{};
+    integer(key, value, min, max);
+    out = value;
+  }
+
+  // Microseconds in the file, ns in memory.
+  void micros(std::string_view key, Ns& out, std::int64_t min, std::int64_t max) {
+    if (find(key) == nullptr) return;
+    std::int64_t us = 0;
+    integer(key, us, min, max);
+    out = us * 1000;
+  }
+
+  void number(std::string_view key, double& out, double min, double max) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return;
+    auto value = node->value<double>();
+    if (!value || !(node->is_integer() || node->is_floating_point())) {
+      return fail(key, "is not a number", fmt::format("a number in {}..{}", min, max));
+    }
+    if (*value < min || *value > max) {
+      return fail(key, fmt::format("is {}", *value), fmt::format("a number in {}..{}", min, max));
+    }
+    out = *value;
+  }
+
+  void boolean(std::string_view key, bool& out) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return;
+    if (!node->is_boolean()) return fail(key, "is not a boolean", "true or false");
+    out = *node->value<bool>();
+  }
+
+  void string(std::string_view key, std::string& out) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return;
+    if (!node->is_string()) return fail(key, "is not a string", "a quoted string");
+    out = *node->value<std::string>();
+  }
+
+  template <typename E>
+  void choice(std::string_view key, E& out,
+              std::initializer_list<std::pair<std::string_view, E>> options) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return;
+    std::string names;
+    for (const auto& [name, value] : options)
+      names += (names.empty() ? "" : ", ") + std::string(name);
+    auto text = node->value<std::string>();
+    if (!node->is_string() || !text) return fail(key, "is not a string", "one of " + names);
+    for (const auto& [name, value] : options) {
+      if (*text == name) {
+        out = value;
+        return;
+      }
+    }
+    fail(key, fmt::format("is \"{}\"", *text), "one of " + names);
+  }
+
+  void known(std::string_view key) { known_.insert(std::string(key)); }
+
+  Status finish() {
+    if (!error_.empty()) return make_error("{}", error_);
+    if (table_ == nullptr) return {};
+    for (auto&& [key, node] : *table_) {
+      if (known_.count(std::string(key.str())) != 0) continue;
+      std::string names;
+      for (const auto& name : known_) names += (names.empty() ? "" : ", ") + name;
+      return make_error("{}: unknown key \"{}\": expected one of {}", where_, key.str(), names);
+    }
+    return {};
+  }
+
+ private:
+  const toml::node* find(std::string_view key) {
+    known_.insert(std::string(key));
+    if (table_ == nullptr || !error_.empty()) return nullptr;
+    return table_->get(key);
+  }
+  static std::string range(std::int64_t min, std::int64_t max) {
+    if (max == std::numeric_limits<std::int64_t>::max())
+      return fmt::format("an integer >= {}", min);
+    return fmt::format("an integer in {}..{}", min, max);
+  }
+  void fail(std::string_view key, const std::string& what, const std::string& expected) {
+    if (error_.empty()) error_ = fmt::format("{}: {} {}: expected {}", where_, key, what, expected);
+  }
+
+  const toml::table* table_;
+  std::string where_;
+  std::set<std::string> known_;
+  std::string error_;
+};
+
+constexpr std::int64_t kMaxNs = 3'600'000'000'000;  // an hour: bigger values are typos
+
+Status read_host(const toml::table* table, const std::string& where, HostParams& host) {
+  Fields f(table, where);
+  f.integer("pcpus", host.pcpus, 1, 4096);
+  f.choice("scheduler", host.scheduler,
+           {{"fair", HostScheduler::kFair}, {"dispatch-window", HostScheduler::kDispatchWindow}});
+  f.micros("slice_us", host.slice_ns, 1, kMaxNs / 1000);
+  f.micros("window_us", host.window_ns, 100, kMaxNs / 1000);
+  f.integer("context_switch_ns", host.context_switch_ns, 0, kMaxNs);
+  f.integer("refill_penalty_ns", host.refill_penalty_ns, 0, kMaxNs);
+  f.integer("refill_speed_pct", host.refill_speed_pct, 1, 100);
+  f.integer("halt_poll_ns", host.halt_poll_ns, 0, kMaxNs);
+  f.integer("ipi_ns", host.ipi_ns, 0, kMaxNs);
+  return f.finish();
+}
+
+Status read_guest(const toml::table* table, const std::string& where, GuestParams& guest) {
+  Fields f(table, where);
+  f.integer("hz", guest.hz, 1, 10000);
+  f.micros("slice_us", guest.slice_ns, 1, kMaxNs / 1000);
+  f.integer("task_switch_ns", guest.task_switch_ns, 0, kMaxNs);
+  f.integer("busy_factor", guest.busy_factor, 1, 1024);
+  f.integer("imbalance_pct", guest.imbalance_pct, 100, 1000);
+  f.integer("spin_limit_ns", guest.spin_limit_ns, 1, kMaxNs);
+  f.boolean("pv_preempted", guest.pv_preempted);
+  f.boolean("wakeup_skips_non_preferred", guest.wakeup_skips_non_preferred);
+  f.integer("smt", guest.smt, 1, 8);
+  f.integer("user_hz", guest.user_hz, 1, 1'000'000);
+  return f.finish();
+}
+
+Status read_workload(const toml::table* table, const std::string& where, WorkloadParams& w) {
+  Fields f(table, where);
+  f.choice("kind", w.kind,
+           {{"hackbench", WorkloadKind::kHackbench},
+            {"oltp", WorkloadKind::kOltp},
+            {"cpu-bound", WorkloadKind::kCpuBound},
+            {"idle", WorkloadKind::kIdle}});
+  f.integer("groups", w.groups, 1, 100'000);
+  f.integer("fds", w.fds, 1, 1000);
+  f.integer("loops", w.loops, 1, 100'000'000);
+  f.integer("write_ns", w.write_ns, 1, kMaxNs);
+  f.integer("read_ns", w.read_ns, 1, kMaxNs);
+  f.integer("pipe_capacity", w.pipe_capacity, 1, 1'000'000);
+  f.boolean("pipe_lock", w.pipe_lock);
+  f.integer("statements", w.statements, 1, 100'000);
+  f.integer("statement_ns", w.statement_ns, 1, kMaxNs);
+  f.integer("hold_ns", w.hold_ns, 1, kMaxNs);
+  f.integer("locks", w.locks, 1, 1'000'000);
+  f.integer("workers_per_vcpu", w.workers_per_vcpu, 1, 1000);
+  f.number("load", w.load, 0.001, 100.0);
+  f.integer("chunk_ns", w.chunk_ns, 1, kMaxNs);
+  f.integer("tasks_per_vcpu", w.tasks_per_vcpu, 1, 1000);
+  return f.finish();
+}
+
+const toml::table* sub_table(const toml::table& parent, std::string_view key, Status& status,
+                             const std::string& where) {
+  const toml::node* node = parent.get(key);
+  if (node == nullptr) return nullptr;
+  if (!node->is_table()) {
+    status = make_error("{}: {} is not a table: expected [{}]", where, key, key);
+    return nullptr;
+  }
+  return node->as_table();
+}
+
+Result<std::vector<const toml::table*>> table_array(const toml::table& root, std::string_view key,
+                                                    std::string_view source) {
+  std::vector<const toml::table*> tables;
+  const toml::node* node = root.get(key);
+  if (node == nullptr) return tables;
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    return make_error("{}: {} is not an array of tables: expected [[{}]] entries", source, key,
+                      key);
+  }
+  for (const auto& item : *array) {
+    if (!item.is_table()) {
+      return make_error("{}: an entry of {} is not a table: expected [[{}]]", source, key, key);
+    }
+    tables.push_back(item.as_table());
+  }
+  return tables;
+}
+
+}  // namespace
+
+#define PREFCPU_TRY(expr)                                \
+  do {                                                   \
+    if (const auto& s_ = (expr); !s_) return s_.error(); \
+  } while (false)
+
+Result<Scenario> parse_scenario(std::string_view text, std::string_view source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return make_error("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line,
+                      e.source().begin.column, e.description());
+  }
+  Scenario scenario;
+  std::string where(source);
+  Status status;
+  Fields top(&root, where);
+  top.string("name", scenario.name);
+  top.string("description", scenario.description);
+  top.integer("seed", scenario.seed, 0);
+  double duration_s = static_cast<double>(scenario.duration_ns) / 1e9;
+  top.number("duration_s", duration_s, 0.001, 3600.0);
+  scenario.duration_ns = static_cast<Ns>(duration_s * 1e9);
+  for (auto key : {"host", "guest", "workload", "knobs", "vm", "case"}) top.known(key);
+  PREFCPU_TRY(top.finish());
+  if (scenario.name.empty())
+    return make_error("{}: name is missing: expected name = \"...\"", where);
+
+  const toml::table* host = sub_table(root, "host", status, where);
+  PREFCPU_TRY(status);
+  if (host == nullptr)
+    return make_error("{}: [host] is missing: expected [host] with pcpus", where);
+  PREFCPU_TRY(read_host(host, where + " [host]", scenario.host));
+  if (scenario.host.pcpus == 0)
+    return make_error("{} [host]: pcpus is missing: expected an integer >= 1", where);
+
+  const toml::table* knobs = sub_table(root, "knobs", status, where);
+  PREFCPU_TRY(status);
+  Fields kf(knobs, where + " [knobs]");
+  kf.integer("interval_ms", scenario.knobs.interval_ms, 0, UINT32_MAX);
+  kf.integer("high_threshold", scenario.knobs.high_threshold, 0, UINT32_MAX);
+  kf.integer("low_threshold", scenario.knobs.low_threshold, 0, UINT32_MAX);
+  PREFCPU_TRY(kf.finish());
+  if (auto ok = validate_knobs(scenario.knobs); !ok) {
+    return make_error("{} [knobs]: {}", where, ok.error().message);
+  }
+
+  // Halt polling is KVM's; a PowerVM-like host has none unless the file asks for it.
+  if (scenario.host.scheduler == HostScheduler::kDispatchWindow &&
+      host->get("halt_poll_ns") == nullptr) {
+    scenario.host.halt_poll_ns = 0;
+  }
+  GuestParams guest;
+  PREFCPU_TRY(read_guest(sub_table(root, "guest", status, where), where + " [guest]", guest));
+  PREFCPU_TRY(status);
+  WorkloadParams workload;
+  PREFCPU_TRY(
+      read_workload(sub_table(root, "workload", status, where), where + " [workload]", workload));
+  PREFCPU_TRY(status);
+
+  auto vm_tables = table_array(root, "vm", source);
+  if (!vm_tables) return vm_tables.error();
+  if (vm_tables->empty()) return make_error("{}: no [[vm]]: expected at least one", where);
+  std::vector<VmSpec> vms;
+  std::vector<const toml::table*> vm_workloads;
+  for (std::size_t i = 0; i < vm_tables->size(); ++i) {
+    const toml::table& t = *(*vm_tables)[i];
+    std::string at = fmt::format("{} [[vm]] #{}", where, i + 1);
+    VmSpec vm;
+    vm.guest = guest;
+    vm.name = fmt::format("vm{}", i + 1);
+    Fields f(&t, at);
+    f.string("name", vm.name);
+    f.integer("vcpus", vm.vcpus, 1, 4096);
+    f.integer("weight", vm.weight, 1, 1'000'000);
+    if (t.get("entitlement") != nullptr) {
+      double e = 0;
+      f.number("entitlement", e, 0.0, 4096.0);
+      vm.entitlement = e;
+    }
+    if (t.get("governor") != nullptr) {
+      std::string g;
+      f.string("governor", g);
+      vm.governor = g;
+    }
+    f.optional_integer("interval_ms", vm.interval_ms, 0, UINT32_MAX);
+    f.optional_integer("high_threshold", vm.high_threshold, 0, UINT32_MAX);
+    f.optional_integer("low_threshold", vm.low_threshold, 0, UINT32_MAX);
+    f.known("guest");
+    f.known("workload");
+    PREFCPU_TRY(f.finish());
+    if (vm.vcpus == 0) return make_error("{}: vcpus is missing: expected an integer >= 1", at);
+    PREFCPU_TRY(read_guest(sub_table(t, "guest", status, at), at + " [guest]", vm.guest));
+    PREFCPU_TRY(status);
+    if (vm.vcpus % vm.guest.smt != 0) {
+      return make_error("{}: vcpus {} is not a multiple of smt {}: expected whole cores", at,
+                        vm.vcpus, vm.guest.smt);
+    }
+    if (vm.governor) {
+      if (auto g = make_governor(*vm.governor); !g) {
+        return make_error("{}: governor: {}", at, g.error().message);
+      }
+    }
+    vm.workload = workload;
+    vm_workloads.push_back(sub_table(t, "workload", status, at));
+    PREFCPU_TRY(status);
+    PREFCPU_TRY(read_workload(vm_workloads.back(), at + " [workload]", vm.workload));
+    vms.push_back(std::move(vm));
+  }
+
+  auto case_tables = table_array(root, "case", source);
+  if (!case_tables) return case_tables.error();
+  if (case_tables->empty()) scenario.cases.push_back(CaseSpec{scenario.name, vms});
+  for (std::size_t i = 0; i < case_tables->size(); ++i) {
+    const toml::table& t = *(*case_tables)[i];
+    std::string at = fmt::format("{} [[case]] #{}", where, i + 1);
+    CaseSpec spec{fmt::format("case {}", i + 1), vms};
+    Fields f(&t, at);
+    f.string("name", spec.name);
+    f.known("workload");
+    PREFCPU_TRY(f.finish());
+    const toml::table* overrides = sub_table(t, "workload", status, at);
+    PREFCPU_TRY(status);
+    for (auto& vm : spec.vms) {
+      PREFCPU_TRY(read_workload(overrides, at + " [workload]", vm.workload));
+    }
+    scenario.cases.push_back(std::move(spec));
+  }
+  return scenario;
+}
+
+Result<Scenario> load_scenario(std::string_view name_or_path) {
+  for (const auto& builtin : builtin_scenarios()) {
+    if (builtin.name == name_or_path) {
+      return parse_scenario(builtin.text, fmt::format("built-in {}", builtin.name));
+    }
+  }
+  std::ifstream in{std::string(name_or_path)};
+  if (!in) {
+    std::string names;
+    for (const auto& builtin : builtin_scenarios()) {
+      names += (names.empty() ? "" : ", ") + std::string(builtin.name);
+    }
+    return make_errno_error(errno,
+                            "scenario \"{}\" is neither a built-in nor a readable file: "
+                            "expected one of {} or a path to a TOML file",
+                            name_or_path, names);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_scenario(text.str(), name_or_path);
+}
+
+}  // namespace prefcpu::sim

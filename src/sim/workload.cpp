@@ -1,0 +1,218 @@
+#include "sim/workload.h"
+
+#include <algorithm>
+
+namespace prefcpu::sim {
+
+namespace {
+
+// rt-tests hackbench in pipe mode (-p): G groups of `fds` receivers and `fds` senders; every
+// sender writes `loops` messages to every receiver of its group, one pipe per receiver. The
+// copy runs under pipe->mutex, as in fs/pipe.c.
+class Hackbench final : public Workload {
+ public:
+  explicit Hackbench(const WorkloadParams& params) : p_(params) {}
+
+  void setup(Simulation& sim, std::uint32_t vm) override {
+    std::uint32_t vcpus = sim.vms()[vm].vcpus;
+    std::uint32_t placed = 0;
+    for (std::uint32_t g = 0; g < p_.groups; ++g) {
+      for (std::uint32_t r = 0; r < p_.fds; ++r) {
+        std::uint32_t lock = p_.pipe_lock ? sim.add_lock() : kNone;
+        std::uint32_t pipe = sim.add_pipe(p_.pipe_capacity, lock);
+        if (g == 0 && r == 0) first_pipe_ = pipe;
+        locks_.push_back(lock);
+      }
+      // Receivers are forked first, then senders; fork balancing spreads them over vCPUs.
+      for (std::uint32_t i = 0; i < 2 * p_.fds; ++i) {
+        sim.add_task(vm, g * 2 * p_.fds + i, placed++ % vcpus);
+      }
+    }
+  }
+
+  bool finite() const override { return true; }
+
+  Op next(Task& task, Vm& /*vm*/) override {
+    std::uint32_t group = task.local / (2 * p_.fds);
+    std::uint32_t role = task.local % (2 * p_.fds);
+    bool receiver = role < p_.fds;
+    if (task.w1 >= p_.loops * p_.fds) return Op{OpKind::kExit, 0, 0};
+    // rt-tests: for each loop, write once to every receiver of the group in turn.
+    std::uint32_t index = group * p_.fds + (receiver ? role : task.w1 % p_.fds);
+    std::uint32_t pipe = first_pipe_ + index;
+    Op transfer{receiver ? OpKind::kPipeRead : OpKind::kPipeWrite, pipe, 0};
+    Op copy{OpKind::kCompute, 0, receiver ? p_.read_ns : p_.write_ns};
+    if (p_.pipe_lock) {
+      switch (task.w0) {
+        case 0:
+          task.w0 = 1;
+          return Op{OpKind::kLock, locks_[index], 0};
+        case 1:
+          task.w0 = 2;
+          return transfer;
+        case 2:
+          task.w0 = 3;
+          return copy;
+        default:
+          task.w0 = 0;
+          ++task.w1;
+          return Op{OpKind::kUnlock, locks_[index], 0};
+      }
+    }
+    if (task.w0 == 0) {
+      task.w0 = 1;
+      return transfer;
+    }
+    task.w0 = 0;
+    ++task.w1;
+    return copy;
+  }
+
+ private:
+  WorkloadParams p_;
+  std::uint32_t first_pipe_ = 0;
+  std::vector<std::uint32_t> locks_;
+};
+
+// The DayTrader stand-in: workers run transactions of `statements` CPU bursts, each followed by
+// a critical section on one of `locks` shared locks, then wait so that the offered CPU load is
+// `load` x vCPUs when nothing contends.
+class Oltp final : public Workload {
+ public:
+  explicit Oltp(const WorkloadParams& params) : p_(params) {}
+
+  void setup(Simulation& sim, std::uint32_t vm) override {
+    std::uint32_t vcpus = sim.vms()[vm].vcpus;
+    for (std::uint32_t i = 0; i < std::max(1U, p_.locks); ++i) locks_.push_back(sim.add_lock());
+    std::uint32_t workers = std::max(1U, p_.workers_per_vcpu * vcpus);
+    double txn_cpu =
+        static_cast<double>(p_.statements) * static_cast<double>(p_.statement_ns + p_.hold_ns);
+    double wait = txn_cpu * (static_cast<double>(workers) / (p_.load * vcpus) - 1.0);
+    wait_ns_ = wait > 1.0 ? static_cast<Ns>(wait) : 0;
+    for (std::uint32_t i = 0; i < workers; ++i) sim.add_task(vm, i, i % vcpus);
+  }
+
+  Op next(Task& task, Vm& vm) override {
+    switch (task.w0) {
+      case 0:
+        task.w0 = 1;
+        return Op{OpKind::kCompute, 0, vm.rng.exponential(p_.statement_ns)};
+      case 1:
+        task.w0 = 2;
+        task.w2 = locks_[vm.rng.below(static_cast<std::uint32_t>(locks_.size()))];
+        return Op{OpKind::kLock, task.w2, 0};
+      case 2:
+        task.w0 = 3;
+        return Op{OpKind::kCompute, 0, vm.rng.exponential(p_.hold_ns)};
+      case 3:
+        ++task.w1;
+        task.w0 = task.w1 < p_.statements ? 0 : 4;
+        return Op{OpKind::kUnlock, task.w2, 0};
+      default:
+        ++vm.stats.units;
+        task.w1 = 0;
+        task.w0 = 0;
+        if (wait_ns_ == 0) return next(task, vm);
+        return Op{OpKind::kSleep, 0, vm.rng.exponential(wait_ns_)};
+    }
+  }
+
+ private:
+  WorkloadParams p_;
+  std::vector<std::uint32_t> locks_;
+  Ns wait_ns_ = 0;
+};
+
+// Spinning tasks: pure CPU, never block. Work done is the metric.
+class CpuBound final : public Workload {
+ public:
+  explicit CpuBound(const WorkloadParams& params) : p_(params) {}
+
+  void setup(Simulation& sim, std::uint32_t vm) override {
+    std::uint32_t vcpus = sim.vms()[vm].vcpus;
+    std::uint32_t tasks = std::max(1U, p_.tasks_per_vcpu * vcpus);
+    for (std::uint32_t i = 0; i < tasks; ++i) sim.add_task(vm, i, i % vcpus);
+  }
+
+  Op next(Task& task, Vm& vm) override {
+    if (task.w0++ != 0) ++vm.stats.units;
+    return Op{OpKind::kCompute, 0, p_.chunk_ns};
+  }
+
+ private:
+  WorkloadParams p_;
+};
+
+class Idle final : public Workload {
+ public:
+  void setup(Simulation& /*sim*/, std::uint32_t /*vm*/) override {}
+  Op next(Task& /*task*/, Vm& /*vm*/) override { return Op{OpKind::kExit, 0, 0}; }
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> make_workload(const WorkloadParams& params, std::uint32_t /*vcpus*/) {
+  switch (params.kind) {
+    case WorkloadKind::kHackbench:
+      return std::make_unique<Hackbench>(params);
+    case WorkloadKind::kOltp:
+      return std::make_unique<Oltp>(params);
+    case WorkloadKind::kCpuBound:
+      return std::make_unique<CpuBound>(params);
+    case WorkloadKind::kIdle:
+      break;
+  }
+  return std::make_unique<Idle>();
+}
+
+std::string_view workload_kind_name(WorkloadKind kind) {
+  switch (kind) {
+    case WorkloadKind::kHackbench:
+      return "hackbench";
+    case WorkloadKind::kOltp:
+      return "oltp";
+    case WorkloadKind::kCpuBound:
+      return "cpu-bound";
+    case WorkloadKind::kIdle:
+      break;
+  }
+  return "idle";
+}
+
+std::string_view metric_name(WorkloadKind kind) {
+  switch (kind) {
+    case WorkloadKind::kHackbench:
+      return "time_s";
+    case WorkloadKind::kOltp:
+      return "tps";
+    case WorkloadKind::kCpuBound:
+    case WorkloadKind::kIdle:
+      break;
+  }
+  return "work";
+}
+
+double metric_value(WorkloadKind kind, const Vm& vm, Ns end_ns) {
+  double seconds = static_cast<double>(end_ns) / 1e9;
+  switch (kind) {
+    case WorkloadKind::kHackbench:
+      return static_cast<double>(vm.done_at >= 0 ? vm.done_at : end_ns) / 1e9;
+    case WorkloadKind::kOltp:
+      return seconds > 0 ? static_cast<double>(vm.stats.units) / seconds : 0.0;
+    case WorkloadKind::kCpuBound:
+    case WorkloadKind::kIdle:
+      break;
+  }
+  return static_cast<double>(vm.stats.work_ns) / 1e9;
+}
+
+double throughput(WorkloadKind kind, std::uint64_t units, Ns work_ns, Ns interval_ns) {
+  if (interval_ns <= 0) return 0.0;
+  double seconds = static_cast<double>(interval_ns) / 1e9;
+  if (kind == WorkloadKind::kCpuBound || kind == WorkloadKind::kIdle) {
+    return static_cast<double>(work_ns) / 1e9 / seconds;
+  }
+  return static_cast<double>(units) / seconds;
+}
+
+}  // namespace prefcpu::sim

@@ -1,0 +1,32 @@
+// What the guest tasks do: hackbench-like message passing, an OLTP-like transaction mix,
+// CPU-bound spinners, or nothing. Each workload is a per-task program of Ops.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "sim/sim.h"
+
+namespace prefcpu::sim {
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  // Creates the workload's locks, pipes and tasks in `vm`, at time 0.
+  virtual void setup(Simulation& sim, std::uint32_t vm) = 0;
+  virtual Op next(Task& task, Vm& vm) = 0;
+  // A finite workload ends the run when it (and every other finite one) is done.
+  virtual bool finite() const { return false; }
+};
+
+std::unique_ptr<Workload> make_workload(const WorkloadParams& params, std::uint32_t vcpus);
+
+std::string_view workload_kind_name(WorkloadKind kind);
+// "time_s", "tps" or "work".
+std::string_view metric_name(WorkloadKind kind);
+// The VM's metric over a run that ended at end_ns.
+double metric_value(WorkloadKind kind, const Vm& vm, Ns end_ns);
+// Per-second throughput in the units of metric_value's rate (messages, transactions, CPU-s).
+double throughput(WorkloadKind kind, std::uint64_t units, Ns work_ns, Ns interval_ns);
+
+}  // namespace prefcpu::sim

@@ -1,0 +1,102 @@
+// Host pieces: switch cost and cache refill, halt polling, and the dispatch-window entitlement.
+#include <gtest/gtest.h>
+
+#include "sim_test_support.h"
+
+namespace prefcpu::sim::testing {
+namespace {
+
+// exec_from = 3 us after dispatch; refill at 50 % speed until 6.7 us of work is lost (13.4 us);
+// so 1 ms of work ends at 3 us + 13.4 us + (1 ms - 6.7 us) = 1,009,700 ns.
+TEST(Host, SwitchCostAndRefillDelayWork) {
+  HostParams host = bare_host(1);
+  host.context_switch_ns = 3 * kUs;
+  host.refill_penalty_ns = 6700;
+  host.refill_speed_pct = 50;
+  auto sim = make_sim(host, {idle_vm("vm1", 1)});
+  ASSERT_TRUE(sim);
+  sim->set_workload(
+      0, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{{compute(1 * kMs)}}));
+  std::uint32_t task = sim->add_task(0, 0, 0);
+  sim->run_until(1'009'699);
+  EXPECT_EQ(sim->tasks()[task].state, TaskState::kRunning);
+  sim->run_until(1'009'700);
+  EXPECT_EQ(sim->tasks()[task].state, TaskState::kDone);
+  EXPECT_EQ(sim->vms()[0].stats.work_ns, 1 * kMs);
+  EXPECT_EQ(sim->vms()[0].stats.host_switches, 1U);
+}
+
+TEST(Host, HaltPollingKeepsThePcpuAndResumesWithoutSwitch) {
+  HostParams host = bare_host(2);
+  host.halt_poll_ns = 200 * kUs;
+  host.context_switch_ns = 3 * kUs;
+  auto sim = make_sim(host, {idle_vm("vm1", 1)});
+  ASSERT_TRUE(sim);
+  sim->set_workload(0, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
+                           {compute(10 * kUs), sleep_for(50 * kUs), compute(10 * kUs)}}));
+  std::uint32_t task = sim->add_task(0, 0, 0);
+  sim->run_until(30 * kUs);
+  EXPECT_EQ(sim->vcpus()[0].host, HostState::kPolling);  // guest idle, pCPU kept
+  sim->run_until(80 * kUs);  // woken at 63 us inside the window, no second switch
+  EXPECT_EQ(sim->tasks()[task].state, TaskState::kDone);
+  EXPECT_EQ(sim->vms()[0].stats.host_switches, 1U);
+  EXPECT_EQ(sim->vms()[0].stats.halts, 0U);
+  sim->run_until(400 * kUs);  // the second poll window ran out
+  EXPECT_EQ(sim->vcpus()[0].host, HostState::kHalted);
+  EXPECT_EQ(sim->vms()[0].stats.halts, 1U);
+}
+
+TEST(Host, PollingStopsWhenAnotherVcpuIsRunnable) {
+  HostParams host = bare_host(1);
+  host.halt_poll_ns = 200 * kUs;
+  auto sim = make_sim(host, {idle_vm("vm1", 2)});
+  ASSERT_TRUE(sim);
+  sim->set_workload(0, std::make_unique<ScriptWorkload>(
+                           std::vector<std::vector<Op>>{{compute(10 * kUs)}, {compute(1 * kMs)}}));
+  sim->add_task(0, 0, 0);
+  sim->run_until(20 * kUs);
+  EXPECT_EQ(sim->vcpus()[0].host, HostState::kPolling);
+  sim->add_task(0, 1, 1);
+  EXPECT_EQ(sim->vcpus()[0].host, HostState::kHalted);
+  EXPECT_EQ(sim->vcpus()[1].host, HostState::kRunning);
+  EXPECT_EQ(sim->steal_ns(1), 0);
+}
+
+// Two pCPUs, 10 ms windows; vm1 is entitled to 1.5 processing units, vm2 to 0.5, and both are
+// busy on two vCPUs each: vm1 gets 3/4 of the host.
+TEST(Host, DispatchWindowGuaranteesEntitlement) {
+  HostParams host = bare_host(2);
+  host.scheduler = HostScheduler::kDispatchWindow;
+  VmConfig vm1 = idle_vm("vm1", 2);
+  vm1.spec.entitlement = 1.5;
+  VmConfig vm2 = idle_vm("vm2", 2);
+  vm2.spec.entitlement = 0.5;
+  auto sim = make_sim(host, {vm1, vm2});
+  ASSERT_TRUE(sim);
+  for (std::uint32_t vm = 0; vm < 2; ++vm) {
+    sim->set_workload(vm, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
+                              {compute(10'000 * kMs)}, {compute(10'000 * kMs)}}));
+    sim->add_task(vm, 0, 0);
+    sim->add_task(vm, 1, 1);
+  }
+  sim->run_until(1'000 * kMs);
+  double vm1_cpu = static_cast<double>(sim->vm_cpu_ns(0));
+  double vm2_cpu = static_cast<double>(sim->vm_cpu_ns(1));
+  EXPECT_NEAR(vm1_cpu / (vm1_cpu + vm2_cpu), 0.75, 0.01);
+  EXPECT_NEAR(vm1_cpu + vm2_cpu, 2.0 * 1'000 * kMs, 1.0 * kMs);
+  // And the same host as a fair scheduler splits by runnable vCPUs: half each.
+  host.scheduler = HostScheduler::kFair;
+  auto fair = make_sim(host, {vm1, vm2});
+  ASSERT_TRUE(fair);
+  for (std::uint32_t vm = 0; vm < 2; ++vm) {
+    fair->set_workload(vm, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
+                               {compute(10'000 * kMs)}, {compute(10'000 * kMs)}}));
+    fair->add_task(vm, 0, 0);
+    fair->add_task(vm, 1, 1);
+  }
+  fair->run_until(1'000 * kMs);
+  EXPECT_NEAR(static_cast<double>(fair->vm_cpu_ns(0)) / (2.0 * 1'000 * kMs), 0.5, 0.01);
+}
+
+}  // namespace
+}  // namespace prefcpu::sim::testing

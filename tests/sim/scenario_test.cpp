@@ -1,0 +1,196 @@
+// Scenario files: the built-ins parse and run (scaled down), bad files give errors that name the
+// key, and the same seed gives byte-identical output.
+#include "sim/scenario.h"
+
+#include <gtest/gtest.h>
+
+#include "sim/report.h"
+#include "sim/run.h"
+
+namespace prefcpu::sim {
+namespace {
+
+constexpr std::string_view kBuiltins[] = {"seed-hackbench", "seed-daytrader", "no-overcommit",
+                                          "cpu-bound", "large"};
+
+TEST(Scenario, EveryFixedBuiltinIsPresentAndParses) {
+  for (auto name : kBuiltins) {
+    auto scenario = load_scenario(name);
+    ASSERT_TRUE(scenario.ok()) << name << ": " << scenario.error().message;
+    EXPECT_EQ(scenario->name, name);
+    EXPECT_FALSE(scenario->cases.empty());
+  }
+  EXPECT_EQ(builtin_scenarios().size(), std::size(kBuiltins));
+}
+
+TEST(Scenario, SeedScenariosHaveTheSeriesShape) {
+  auto hackbench = load_scenario("seed-hackbench");
+  ASSERT_TRUE(hackbench.ok());
+  ASSERT_EQ(hackbench->cases.size(), 3U);
+  EXPECT_EQ(hackbench->cases[2].vms[0].workload.groups, 60U);
+  double vcpus = hackbench->cases[0].vms[0].vcpus + hackbench->cases[0].vms[1].vcpus;
+  EXPECT_NEAR(vcpus / hackbench->host.pcpus, 1.8, 1e-9);
+  EXPECT_GT(hackbench->cases[0].vms[0].vcpus, hackbench->cases[0].vms[1].vcpus);
+  auto large = load_scenario("large");
+  ASSERT_TRUE(large.ok());
+  EXPECT_EQ(large->host.pcpus, 128U);
+  ASSERT_EQ(large->cases[0].vms.size(), 8U);
+  for (const auto& vm : large->cases[0].vms) EXPECT_EQ(vm.vcpus, 64U);
+}
+
+std::string error_of(std::string_view text) {
+  auto scenario = parse_scenario(text, "test.toml");
+  return scenario.ok() ? std::string("(no error)") : scenario.error().message;
+}
+
+TEST(Scenario, ErrorsNameTheKeyAndWhatIsAccepted) {
+  const char* base = "name = \"t\"\n[host]\npcpus = 4\n[[vm]]\nvcpus = 2\n";
+  EXPECT_EQ(error_of(base), "(no error)");
+  std::string unknown =
+      error_of(std::string(base) + "[vm.workload]\nkind = \"oltp\"\ngroupz = 3\n");
+  EXPECT_NE(unknown.find("unknown key \"groupz\""), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("groups"), std::string::npos) << unknown;
+  std::string kind = error_of(std::string(base) + "[workload]\nkind = \"tpcc\"\n");
+  EXPECT_NE(kind.find("kind is \"tpcc\": expected one of hackbench, oltp, cpu-bound, idle"),
+            std::string::npos)
+      << kind;
+  std::string type = error_of("name = \"t\"\n[host]\npcpus = \"four\"\n[[vm]]\nvcpus = 2\n");
+  EXPECT_NE(type.find("pcpus is not an integer"), std::string::npos) << type;
+  std::string range = error_of("name = \"t\"\n[host]\npcpus = 0\n[[vm]]\nvcpus = 2\n");
+  EXPECT_NE(range.find("pcpus is 0: expected an integer in 1..4096"), std::string::npos) << range;
+  std::string governor = error_of(std::string(base) + "governor = \"magic\"\n");
+  EXPECT_NE(governor.find("unknown governor \"magic\""), std::string::npos) << governor;
+  std::string knobs =
+      error_of(std::string(base) + "[knobs]\nhigh_threshold = 100\nlow_threshold = 200\n");
+  EXPECT_NE(knobs.find("low_threshold 200 must be below high_threshold 100"), std::string::npos)
+      << knobs;
+  std::string toml = error_of("name = \n");
+  EXPECT_NE(toml.find("test.toml:1"), std::string::npos) << toml;
+  std::string smt =
+      error_of("name = \"t\"\n[host]\npcpus = 4\n[[vm]]\nvcpus = 3\n[vm.guest]\nsmt = 2\n");
+  EXPECT_NE(smt.find("vcpus 3 is not a multiple of smt 2"), std::string::npos) << smt;
+  EXPECT_NE(error_of("[host]\npcpus = 4\n[[vm]]\nvcpus = 2\n").find("name is missing"),
+            std::string::npos);
+  auto missing = load_scenario("/nonexistent/file.toml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("seed-hackbench"), std::string::npos);
+}
+
+TEST(Run, BadKnobsAndGovernorAreRefusedBeforeRunning) {
+  auto scenario = load_scenario("cpu-bound");
+  ASSERT_TRUE(scenario.ok());
+  RunOptions options;
+  options.governor = "nope";
+  auto bad_governor = run_scenario(*scenario, options);
+  ASSERT_FALSE(bad_governor.ok());
+  EXPECT_NE(bad_governor.error().message.find("--governor"), std::string::npos);
+  options.governor = "kernel";
+  options.high_threshold = 20000;
+  auto bad_high = run_scenario(*scenario, options);
+  ASSERT_FALSE(bad_high.ok());
+  EXPECT_NE(bad_high.error().message.find("high_threshold 20000 is out of range"),
+            std::string::npos)
+      << bad_high.error().message;
+}
+
+// Reduced versions of the built-ins, so `make test` runs each one.
+Report run_reduced(std::string_view name, double scale, RunOptions options = {}) {
+  auto scenario = load_scenario(name);
+  EXPECT_TRUE(scenario.ok());
+  options.scale = scale;
+  auto report = run_scenario(*scenario, options);
+  EXPECT_TRUE(report.ok()) << (report.ok() ? "" : report.error().message);
+  return report.ok() ? *report : Report{};
+}
+
+TEST(ReducedBuiltins, NoOvercommitShowsZeroShrinks) {
+  Report report = run_reduced("no-overcommit", 0.05);
+  ASSERT_EQ(report.results.size(), 4U);
+  for (const auto& result : report.results) {
+    for (const auto& vm : result.vms) {
+      EXPECT_EQ(vm.stats.shrinks, 0U) << result.name << " " << result.governor;
+      EXPECT_EQ(vm.steal_pct, 0.0) << result.name;
+      EXPECT_EQ(vm.mean_preferred, 16.0);
+      EXPECT_GT(vm.value, 0.0);
+    }
+  }
+  // With no steal the governor changes nothing at all: the runs are identical.
+  for (std::size_t i = 0; i + 1 < report.results.size(); i += 2) {
+    EXPECT_EQ(report.results[i].events, report.results[i + 1].events);
+    EXPECT_EQ(report.results[i].vms[0].value, report.results[i + 1].vms[0].value);
+    EXPECT_EQ(report.results[i].vms[0].stats.work_ns, report.results[i + 1].vms[0].stats.work_ns);
+  }
+}
+
+TEST(ReducedBuiltins, SeedHackbenchFinishesAndBacksOff) {
+  RunOptions options;
+  options.interval_ms = 100;
+  options.high_threshold = 200;
+  options.low_threshold = 100;
+  Report report = run_reduced("seed-hackbench", 0.1, options);
+  ASSERT_EQ(report.results.size(), 6U);
+  for (const auto& result : report.results) {
+    for (const auto& vm : result.vms) {
+      EXPECT_TRUE(vm.finished) << result.name;
+      EXPECT_EQ(vm.metric, "time_s");
+      EXPECT_GT(vm.steal_pct, 5.0);  // 1.8x overcommit shows steal
+    }
+  }
+  // The 60-group run is long enough for the governor to shed cores.
+  EXPECT_GT(report.results[5].vms[0].stats.shrinks, 0U);
+  EXPECT_LT(report.results[5].vms[0].mean_preferred, 24.0);
+  EXPECT_EQ(report.results[4].vms[0].stats.shrinks, 0U);  // baseline never acts
+}
+
+TEST(ReducedBuiltins, SeedDaytraderCpuBoundAndLargeRun) {
+  Report daytrader = run_reduced("seed-daytrader", 0.02);
+  ASSERT_EQ(daytrader.results.size(), 4U);
+  EXPECT_EQ(daytrader.results[0].vms[0].metric, "tps");
+  EXPECT_GT(daytrader.results[0].vms[0].value, 0.0);
+  Report cpu = run_reduced("cpu-bound", 0.05);
+  ASSERT_EQ(cpu.results.size(), 2U);
+  EXPECT_EQ(cpu.results[0].vms[0].metric, "work");
+  EXPECT_NEAR(cpu.results[0].vms[0].steal_pct, 50.0, 1.0);  // 32 busy vCPUs on 16 pCPUs
+  EXPECT_GT(cpu.results[1].vms[0].stats.shrinks, 0U);
+  Report large = run_reduced("large", 0.01);
+  ASSERT_EQ(large.results.size(), 2U);
+  EXPECT_EQ(large.results[0].vms.size(), 8U);
+  EXPECT_GT(large.results[0].vms[7].value, 0.0);
+}
+
+TEST(Determinism, SameSeedGivesByteIdenticalOutput) {
+  RunOptions options;
+  options.seed = 7;
+  Report a = run_reduced("seed-daytrader", 0.01, options);
+  Report b = run_reduced("seed-daytrader", 0.01, options);
+  EXPECT_EQ(format_json(a), format_json(b));
+  EXPECT_EQ(format_table(a), format_table(b));
+  EXPECT_EQ(format_timeseries_csv(a), format_timeseries_csv(b));
+  options.seed = 8;
+  Report c = run_reduced("seed-daytrader", 0.01, options);
+  EXPECT_NE(format_json(a), format_json(c));
+}
+
+TEST(Output, JsonHasTheIssueShape) {
+  Report report = run_reduced("cpu-bound", 0.1);
+  auto json = format_json(report);
+  EXPECT_EQ(
+      json.rfind("{\"scenario\":\"cpu-bound\",\"seed\":1,\"results\":[{\"case\":\"cpu-bound\","
+                 "\"governor\":\"none\"",
+                 0),
+      0U)
+      << json;
+  EXPECT_NE(json.find("\"vms\":[{\"name\":\"vm1\",\"metric\":\"work\",\"value\":"),
+            std::string::npos);
+  EXPECT_NE(json.find("\"steal_pct\":"), std::string::npos);
+  EXPECT_NE(json.find("\"mean_preferred\":"), std::string::npos);
+  auto csv = format_timeseries_csv(report);
+  EXPECT_EQ(csv.rfind("case,governor,vm,t_s,steal_pct,preferred,throughput\n", 0), 0U);
+  EXPECT_NE(csv.find("\"cpu-bound\",kernel,vm2,"), std::string::npos);
+  auto table = format_table(report);
+  EXPECT_NE(table.find("baseline"), std::string::npos);
+  EXPECT_NE(table.find("with_series"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace prefcpu::sim

@@ -1,0 +1,164 @@
+// vm-steal: the synthetic steal source of the VM scenarios. A TCG guest has no paravirtual steal
+// clock, so prefcpud reads `--proc-stat OUT`, which this program keeps as a copy of the real
+// /proc/stat (so the cpuN lines always match the online CPUs) whose aggregate steal, the 8th value
+// of the "cpu" line, is a synthetic counter:
+//   - it grows at CTL/rate basis points of the online CPUs' time (a number, read every loop);
+//   - it jumps once by the signed tick count written to CTL/adjust, which is removed once OUT
+//     holds the jump ("+400" makes exactly one high sample, "-1000000" makes exactly one zero
+//     sample, because the core library clamps a counter that goes back to a zero delta).
+// With a CPU argument it pins itself there at SCHED_FIFO; lib.sh pins prefcpud to the same CPU.
+// Then whenever the daemon runs, this runs first: a loaded host that stalls the guest's vCPU
+// threads cannot make the file stale behind the daemon's back (a stale file reads as a window of
+// zero steal, a spurious grow, and its catch-up as a burst, a spurious shrink).
+// Built by tests/vm/vm-run.sh with the host compiler, static, and copied into the initramfs.
+#include <fcntl.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+__extension__ using i128 = __int128;  // GCC and Clang both have it
+
+constexpr long kLoopNs = 2'000'000;                 // OUT is at most ~2 ms stale
+constexpr std::uint64_t kStartTicks = 100'000'000;  // room for many negative adjustments
+
+std::int64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void complain(const std::string& text) {
+  static_cast<void>(std::fputs(text.c_str(), stderr));
+}
+
+bool read_file(const std::string& path, std::string& out) {
+  out.clear();
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) out.append(buffer, static_cast<size_t>(n));
+  close(fd);
+  return n == 0;
+}
+
+bool write_file_atomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = close(fd) == 0 && ok;
+  return ok && rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// The aggregate line with its 8th value replaced; the cpuN lines counted as the online CPUs.
+std::string synthesize(const std::string& proc_stat, std::uint64_t steal, unsigned& online) {
+  std::string out;
+  online = 0;
+  size_t pos = 0;
+  while (pos < proc_stat.size()) {
+    size_t end = proc_stat.find('\n', pos);
+    if (end == std::string::npos) end = proc_stat.size();
+    std::string line = proc_stat.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.rfind("cpu ", 0) == 0) {
+      char name[16];
+      unsigned long long v[10] = {};
+      int got =
+          std::sscanf(line.c_str(), "%15s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", name,
+                      &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+      if (got < 9) return {};
+      v[7] = steal;
+      line = "cpu ";
+      for (unsigned long long value : v) line += " " + std::to_string(value);
+    } else if (line.rfind("cpu", 0) == 0) {
+      ++online;
+    }
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+long long read_number(const std::string& path, long long fallback) {
+  std::string text;
+  if (!read_file(path, text) || text.empty()) return fallback;
+  char* end = nullptr;
+  errno = 0;
+  long long value = std::strtoll(text.c_str(), &end, 10);
+  if (errno != 0 || end == text.c_str()) return fallback;
+  return value;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3 && argc != 4) {
+    complain("usage: vm-steal OUT CTL_DIR [CPU] (see the comment at the top of vm_steal.cpp)\n");
+    return 2;
+  }
+  const std::string out_path = argv[1];
+  const std::string ctl = argv[2];
+  if (argc == 4) {
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    CPU_SET(static_cast<std::size_t>(std::strtoul(argv[3], nullptr, 10)), &cpus);
+    sched_param param{};
+    param.sched_priority = 1;
+    if (sched_setaffinity(0, sizeof cpus, &cpus) != 0 ||
+        sched_setscheduler(0, SCHED_FIFO, &param) != 0) {
+      complain("vm-steal: cannot pin to CPU " + std::string(argv[3]) +
+               " at SCHED_FIFO: " + std::strerror(errno) + "\n");
+      return 1;
+    }
+  }
+  const long user_hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+  const i128 units_per_tick = static_cast<i128>(10000) * (1'000'000'000 / user_hz);
+
+  std::uint64_t steal = kStartTicks;
+  i128 residual = 0;  // bp * cpu * ns not yet worth a whole tick
+  unsigned online = 0;
+  std::int64_t last_ns = monotonic_ns();
+  std::string proc_stat;
+  std::string text;
+  for (std::uint64_t served = 0;; ++served) {
+    std::int64_t now_ns = monotonic_ns();
+    long long rate_bp = read_number(ctl + "/rate", 0);
+    if (rate_bp < 0) rate_bp = 0;
+    residual += static_cast<i128>(rate_bp) * (online == 0 ? 1 : online) * (now_ns - last_ns);
+    last_ns = now_ns;
+    steal += static_cast<std::uint64_t>(residual / units_per_tick);
+    residual %= units_per_tick;
+
+    std::string adjust_path = ctl + "/adjust";
+    long long adjust = read_number(adjust_path, 0);
+    bool adjusted = access(adjust_path.c_str(), F_OK) == 0;
+    if (adjust < 0 && static_cast<std::uint64_t>(-adjust) > steal)
+      adjust = -static_cast<long long>(steal);
+    steal = static_cast<std::uint64_t>(static_cast<long long>(steal) + adjust);
+
+    if (!read_file("/proc/stat", proc_stat)) {
+      std::perror("vm-steal: reading /proc/stat");
+      return 1;
+    }
+    text = synthesize(proc_stat, steal, online);
+    if (text.empty() || !write_file_atomically(out_path, text)) {
+      complain("vm-steal: cannot write " + out_path + "\n");
+      return 1;
+    }
+    if (adjusted) unlink(adjust_path.c_str());  // only now is the jump visible in OUT
+    if (served == 0) write_file_atomically(ctl + "/ready", "1\n");
+    timespec pause{0, kLoopNs};
+    nanosleep(&pause, nullptr);
+  }
+}

@@ -1,0 +1,90 @@
+# vm-cores: 4
+# vm-threads: 2
+# vm-append: isolcpus=0-1 nohz_full=2
+# vm-needs: prefcpuctl
+# vm-timeout: 180
+#
+# Scenario 3: the protected housekeeping core. With isolcpus=0-1 and nohz_full=2 the first
+# housekeeping CPU is 3, so the protected core is 2-3 (its core, nohz_full sibling included), not
+# the lowest core: the kernel v6 fix ("Don't assume housekeeping core is always at beginning").
+# Under steady high steal, preferred shrinks 0-7 -> 0-5 -> 0-3 -> 2-3 (the core below the
+# protected one goes when the highest preferred CPU is protected) and never loses 2-3. Checked
+# with `prefcpuctl replay --sysfs-root /sys` on a synthetic trace, and with the real prefcpud.
+# (6.12 drops the boot CPU from nohz_full= for timekeeping, so isolcpus= moves the protected
+# core here.)
+. /vm/rules.sh
+
+phase kernel
+expect_eq cmdline.nohz_full "$(cpus norm "$(cat "$SYS_CPU/nohz_full")")" 2
+expect_eq cmdline.isolated "$(cpus norm "$(cat "$SYS_CPU/isolated")")" 0-1
+expect_eq housekeeping "$(housekeeping)" 3-7
+expect_eq protected_core "$(protected_core)" 2-3
+
+# The sequence the rule gives under steal that stays high.
+want_seq=""
+p=$(online)
+while :; do
+  next=$(expected_shrink "$p")
+  [ "$next" = "$p" ] && break
+  want_seq="$want_seq $next"
+  p=$next
+done
+want_seq="${want_seq# }"
+expect_eq model.sequence "$want_seq" "0-5 0-3 2-3"
+
+phase replay
+# write_trace RECORDS STEAL_PER_RECORD: a trace of this guest's online CPUs, 100 ms apart.
+write_trace() {
+  awk -v n="$1" -v inc="$2" -v cpulist="$(cpus list "$(online)")" 'BEGIN {
+    print "# user_hz: 100"
+    split(cpulist, c, " ")
+    for (r = 0; r < n; r++) {
+      printf "@ %d\n", 1000000000 + r * 100000000
+      printf "cpu  100 0 100 1000 0 0 0 %d 0 0\n", r * inc
+      for (i = 1; i in c; i++) printf "cpu%d 10 0 10 100 0 0 0 0 0 0\n", c[i]
+    }
+  }'
+}
+# 50 % steal on 8 CPUs: 40 ticks per 100 ms record.
+write_trace 8 40 >"$VM_TMP/high.trace"
+if prefcpuctl replay --sysfs-root /sys "$VM_TMP/high.trace" >"$VM_TMP/replay.out" 2>"$VM_TMP/replay.err"; then
+  pass replay.runs "$(wc -l <"$VM_TMP/replay.out") records"
+else
+  fail replay.runs "$(cat "$VM_TMP/replay.err")"
+fi
+got_seq=$(sed -n 's/.*"action":"shrink".*"preferred":"\([^"]*\)".*/\1/p' "$VM_TMP/replay.out" | uniq | tr '\n' ' ')
+expect_eq replay.sequence "${got_seq% }" "$want_seq"
+expect_eq replay.final "$(sed -n '$s/.*"preferred":"\([^"]*\)".*/\1/p' "$VM_TMP/replay.out")" 2-3
+check replay.protected_never_removed sh -c "! sed -n 's/.*\"preferred\":\"\\([^\"]*\\)\".*/\\1/p' $VM_TMP/replay.out | grep -q -v -x -E '0-7|0-5|0-3|2-3'"
+
+phase daemon
+if ! have_prefcpud; then
+  skip daemon "prefcpud not built: only the replay half ran"
+  return 0
+fi
+echo +cpuset >"$CG/cgroup.subtree_control"
+cg_make work 0-7
+steal_start "$VM_HOLD_BP"
+daemon_start --cgroup work
+pref=0-7
+if ! wait_preferred 0-7 "$T_START"; then
+  fail daemon.started "no $STATE/preferred of 0-7 after $T_START s"
+  daemon_log_tail
+  return 0
+fi
+pass daemon.started
+for want in $want_seq; do
+  steal_burst
+  if wait_preferred "$want" "$T_STEP"; then pass "daemon.shrink.$want" "$pref -> $want"; else
+    fail "daemon.shrink.$want" "preferred is \"$(preferred)\", expected \"$want\" after \"$pref\""; fi
+  check_one_core_step "daemon.$want" "$pref" "$want"
+  check_mask_invariants "daemon.$want" "$want"
+  pref=$want
+done
+check daemon.cpuset wait_until "$T_STEP" cg_cpus_is work 2-3
+steal_burst
+steal_burst
+check daemon.protected_core_kept stays_for 1 preferred_is 2-3
+daemon_stop TERM
+expect_eq daemon.exit_status "$DAEMON_RC" 0
+expect_eq daemon.restored "$(cg_cpus work)" 0-7
