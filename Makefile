@@ -13,7 +13,7 @@ BUILD     := build
 ASAN      := build-asan
 ENSURE    := scripts/ensure-packages.sh
 
-.PHONY: all build run test unit vmtest lint format bench install clean deps-build deps-test deps-run deps-lint
+.PHONY: all build run test vmtest lint format bench install clean deps-build deps-test deps-run deps-lint
 
 all: build
 
@@ -31,29 +31,24 @@ build: deps-build
 run: deps-run build
 	scripts/run-prefcpud.sh $(BUILD)/bin
 
-# ASan+UBSan build, every test through ctest, then the QEMU guests.
+# ASan+UBSan build, then every test through ctest (unit, root integration, QEMU guests).
 test: deps-test
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFCPU_SANITIZE=ON -DPREFCPU_BUILD_BENCH=OFF
 	cmake --build $(ASAN) -j $(JOBS)
 	ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS) --timeout 600
-
-unit: test
 
 vmtest: deps-test build
 	tests/vm/run-all.sh $(BUILD)/bin
 
 # clang-format must leave the tree unchanged and clang-tidy must be silent.
 lint: deps-lint
-	git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFCPU_SANITIZE=ON -DPREFCPU_BUILD_BENCH=OFF
-	git ls-files 'src/*.cpp' | xargs -P $(JOBS) -n 4 clang-tidy -p $(ASAN) --quiet
+	JOBS=$(JOBS) scripts/lint.sh $(ASAN)
 
 format: deps-lint
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
 
-bench: deps-build
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DPREFCPU_BUILD_TESTS=OFF
-	cmake --build $(BUILD) -j $(JOBS)
+bench: build
 	scripts/run-benchmarks.sh $(BUILD)/bin
 
 install: build

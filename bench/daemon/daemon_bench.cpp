@@ -2,7 +2,7 @@
 //  * CPU per period in steady state, extrapolated to interval_ms=100, and a real 60 s run of the
 //    prefcpud binary measured with getrusage (wait4): target under 0.1 % of one CPU;
 //  * decision to cpuset.cpus written with 1000 tasks in the cgroup: target under 5 ms.
-// Figures and commands: docs/benchmarks-daemon.md.
+// Figures and commands: docs/benchmarks.md, "prefcpud".
 #include <benchmark/benchmark.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -213,7 +213,7 @@ BENCHMARK(BM_DecisionToCpusetWritten)
 // CPU time comes from wait4's rusage. PREFCPU_BENCH_STEAL (default 0.5) is the stolen fraction:
 // at 0.5 the mask shrinks to the protected core once and stays. Mid-band values are not steady
 // at 100 ms: /proc/stat counts steal in 10 ms ticks, so on 2 CPUs a period's steal_bp is a
-// multiple of 500 and the mask flaps (docs/benchmarks-daemon.md has that figure too).
+// multiple of 500 and the mask flaps (docs/benchmarks.md, "prefcpud" has that figure too).
 void BM_RealDaemonRun(benchmark::State& state) {
   const char* env = std::getenv("PREFCPU_BENCH_RUN_SECONDS");
   int seconds = env != nullptr ? std::max(1, std::atoi(env)) : 60;

@@ -1,7 +1,7 @@
 // Google Benchmarks of the simulator, plus the pipe costs its hackbench defaults come from.
 //   BM_SimEvents/<scenario>: simulator events per second on one core (goal >= 5M/s).
 //   BM_PipeWrite100 / BM_PipeRead100: CPU per 100-byte pipe write / read on this machine,
-//   the source of WorkloadParams::write_ns / read_ns (docs/benchmarks-sim.md).
+//   the source of WorkloadParams::write_ns / read_ns (docs/benchmarks.md, "Simulator").
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,6 +1,7 @@
 // Scenario parameters. Every default cites its row in shared/docs/sim-parameters.md (section and
-// mark), a kernel default, or a measurement made here (docs/benchmarks-sim.md). "Assumption"
-// marks a value with no source found; docs/simulator.md lists them and shows their effect.
+// mark), a kernel default, or a measurement made here (docs/benchmarks.md, "Simulator").
+// "Assumption" marks a value with no source found; docs/simulator.md lists them and shows their
+// effect.
 #pragma once
 
 #include <cstdint>
@@ -64,7 +65,7 @@ struct WorkloadParams {
   std::uint32_t groups = 10;
   std::uint32_t fds = 20;
   std::uint32_t loops = 100;  // rt-tests default 100 (§7, S); scenarios scale it
-  // CPU per 100-byte pipe write / read, measured here (docs/benchmarks-sim.md): bench_sim
+  // CPU per 100-byte pipe write / read, measured here (docs/benchmarks.md, "Simulator"): bench_sim
   // BM_PipeWrite100 ns_per_write median 359, BM_PipeRead100 ns_per_read median 353.
   Ns write_ns = 359;
   Ns read_ns = 353;

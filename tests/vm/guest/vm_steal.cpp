@@ -90,14 +90,18 @@ std::string synthesize(const std::string& proc_stat, std::uint64_t steal, unsign
   return out;
 }
 
-long long read_number(const std::string& path, long long fallback) {
-  std::string text;
-  if (!read_file(path, text) || text.empty()) return fallback;
+long long parse_number(const std::string& text, long long fallback) {
+  if (text.empty()) return fallback;
   char* end = nullptr;
   errno = 0;
   long long value = std::strtoll(text.c_str(), &end, 10);
   if (errno != 0 || end == text.c_str()) return fallback;
   return value;
+}
+
+long long read_number(const std::string& path, long long fallback) {
+  std::string text;
+  return read_file(path, text) ? parse_number(text, fallback) : fallback;
 }
 
 }  // namespace
@@ -141,8 +145,11 @@ int main(int argc, char** argv) {
     residual %= units_per_tick;
 
     std::string adjust_path = ctl + "/adjust";
-    long long adjust = read_number(adjust_path, 0);
-    bool adjusted = access(adjust_path.c_str(), F_OK) == 0;
+    // One read decides both: a separate existence check raced with the shell's `mv`, which
+    // could land between the two and have its jump unlinked unread (a lost burst in CI).
+    std::string adjust_text;
+    bool adjusted = read_file(adjust_path, adjust_text);
+    long long adjust = adjusted ? parse_number(adjust_text, 0) : 0;
     if (adjust < 0 && static_cast<std::uint64_t>(-adjust) > steal)
       adjust = -static_cast<long long>(steal);
     steal = static_cast<std::uint64_t>(static_cast<long long>(steal) + adjust);
