@@ -12,6 +12,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "daemon/daemon.h"
@@ -214,11 +217,14 @@ BENCHMARK(BM_DecisionToCpusetWritten)
 // at 0.5 the mask shrinks to the protected core once and stays. Mid-band values are not steady
 // at 100 ms: /proc/stat counts steal in 10 ms ticks, so on 2 CPUs a period's steal_bp is a
 // multiple of 500 and the mask flaps (docs/benchmarks.md, "prefcpud" has that figure too).
+// PREFCPU_BENCH_STEAL=real reads the kernel's own /proc/stat instead, as in production: the
+// file the daemon keeps open (a synthetic regular file is opened afresh every period).
 void BM_RealDaemonRun(benchmark::State& state) {
   const char* env = std::getenv("PREFCPU_BENCH_RUN_SECONDS");
   int seconds = env != nullptr ? std::max(1, std::atoi(env)) : 60;
   const char* steal_env = std::getenv("PREFCPU_BENCH_STEAL");
-  double steal = steal_env != nullptr ? std::atof(steal_env) : 0.5;
+  bool kernel_stat = steal_env != nullptr && std::string_view(steal_env) == "real";
+  double steal = steal_env != nullptr && !kernel_stat ? std::atof(steal_env) : 0.5;
   const char* interval_env = std::getenv("PREFCPU_BENCH_INTERVAL_MS");
   std::string interval_ms = interval_env != nullptr ? interval_env : "100";
   bool real = !it::cannot_run().has_value();
@@ -227,10 +233,15 @@ void BM_RealDaemonRun(benchmark::State& state) {
     std::unique_ptr<it::ScratchCpuset> scratch;
     std::vector<std::unique_ptr<it::Child>> children;
     std::vector<std::string> args{"--state-dir",   tree.path("state").string(),
-                                  "--proc-stat",   tree.path("stat").string(),
                                   "--interval-ms", interval_ms,
                                   "--irq-mode",    "off",
                                   "--config",      "/dev/null"};
+    std::optional<it::StealFeeder> feeder;
+    if (!kernel_stat) {
+      args.insert(args.end(), {"--proc-stat", tree.path("stat").string()});
+      feeder.emplace(tree.path("stat"));
+      feeder->set_fraction(steal);
+    }
     if (real) {
       scratch = std::make_unique<it::ScratchCpuset>();
       scratch->make("work");
@@ -242,8 +253,6 @@ void BM_RealDaemonRun(benchmark::State& state) {
     } else {
       args.emplace_back("--dry-run");
     }
-    it::StealFeeder feeder(tree.path("stat"));
-    feeder.set_fraction(steal);
     it::DaemonProcess daemon(args, tree.path("prefcpud.log"));
     std::this_thread::sleep_for(std::chrono::seconds(seconds));
     rusage usage{};
@@ -257,7 +266,7 @@ void BM_RealDaemonRun(benchmark::State& state) {
     state.counters["daemon_stime_ms"] = static_cast<double>(usage.ru_stime.tv_sec) * 1e3 +
                                         static_cast<double>(usage.ru_stime.tv_usec) / 1e3;
     state.counters["seconds"] = seconds;
-    state.counters["steal_fraction"] = steal;
+    state.counters["steal_fraction"] = kernel_stat ? -1.0 : steal;  // -1: the kernel's own
     state.counters["interval_ms"] = std::stod(interval_ms);
     auto final_status =
         nlohmann::json::parse(it::read_file(tree.path("state/status.json")), nullptr, false);
@@ -284,8 +293,9 @@ void BM_WakeupFloor(benchmark::State& state) {
     int periods = seconds * 10;
     for (int i = 0; i < periods; ++i) {
       ::poll(nullptr, 0, 100);
-      if (files >= 1) benchmark::DoNotOptimize(fs.read("/proc/stat"));
-      if (files >= 2) benchmark::DoNotOptimize(fs.read("/sys/fs/cgroup/cpuset/cpuset.cpus"));
+      if (files == 1 || files == 2) benchmark::DoNotOptimize(fs.read("/proc/stat"));
+      if (files == 3) benchmark::DoNotOptimize(fs.reread("/proc/stat"));
+      if (files == 2) benchmark::DoNotOptimize(fs.read("/sys/fs/cgroup/cpuset/cpuset.cpus"));
     }
     rusage after{};
     ::getrusage(RUSAGE_THREAD, &after);
@@ -299,12 +309,14 @@ void BM_WakeupFloor(benchmark::State& state) {
   }
   state.SetLabel(files == 0   ? "poll only"
                  : files == 1 ? "poll + /proc/stat"
-                              : "poll + /proc/stat + cpuset.cpus");
+                 : files == 2 ? "poll + /proc/stat + cpuset.cpus"
+                              : "poll + /proc/stat kept open (reread)");
 }
 BENCHMARK(BM_WakeupFloor)
     ->Arg(0)
     ->Arg(1)
     ->Arg(2)
+    ->Arg(3)
     ->Iterations(1)
     ->Unit(benchmark::kSecond)
     ->UseRealTime();

@@ -52,7 +52,7 @@ Status record_trace(KernelFs& fs, Clock& clock, const RecordOptions& options, st
       }
     }
     std::int64_t now = clock.monotonic_ns();
-    auto text = fs.read(options.proc_stat);
+    auto text = fs.reread(options.proc_stat);
     if (!text) return text.error();
     // Validate now, so a broken source is reported at record time rather than at replay.
     if (auto stat = parse_proc_stat(*text); !stat) return stat.error();

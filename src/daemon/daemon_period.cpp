@@ -86,7 +86,7 @@ void Daemon::run_period() {
   next_period_ns_ = now + interval_ns;
   ++counters_.periods;
 
-  auto text = deps_.fs.read(paths_.proc_stat);
+  auto text = deps_.fs.reread(paths_.proc_stat);
   Result<ProcStat> stat = text ? parse_proc_stat(*text) : Result<ProcStat>(text.error());
   if (!stat) {
     ++counters_.sample_errors;

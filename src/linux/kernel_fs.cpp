@@ -2,9 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -71,6 +74,43 @@ Result<std::string> RealKernelFs::read(const std::filesystem::path& path) const 
     if (n == 0) break;
     content.append(buffer, static_cast<std::size_t>(n));
   }
+  return content;
+}
+
+RealKernelFs::~RealKernelFs() {
+  for (auto& [path, kept] : kept_) ::close(kept.fd);
+}
+
+Result<std::string> RealKernelFs::reread(const std::filesystem::path& path) {
+  auto it = kept_.find(path);
+  if (it == kept_.end()) {
+    Fd fd(open_retrying(path.c_str(), O_RDONLY));
+    if (fd.get() < 0) return errno_error(errno, "opening", path);
+    struct statfs fs {};
+    if (::fstatfs(fd.get(), &fs) != 0 || fs.f_type != PROC_SUPER_MAGIC) return read(path);
+    it = kept_.emplace(path, KeptFile{fd.release(), 4096}).first;
+  }
+  KeptFile& kept = it->second;
+  // A read at offset 0 makes the seq_file generate the file anew; one read returns at most a
+  // buffer's worth of records, so read on to end of file, at explicit offsets.
+  std::string content(kept.capacity, '\0');
+  std::size_t size = 0;
+  while (true) {
+    if (size == content.size()) content.resize(2 * content.size());
+    ssize_t n =
+        ::pread(kept.fd, content.data() + size, content.size() - size, static_cast<off_t>(size));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(kept.fd);
+      kept_.erase(it);  // the next call opens it again
+      return errno_error(err, "reading", path);
+    }
+    if (n == 0) break;
+    size += static_cast<std::size_t>(n);
+  }
+  content.resize(size);
+  kept.capacity = std::max(kept.capacity, size + size / 2);  // room to read it in one go
   return content;
 }
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 
 #include "support/faulty_fs.h"
 #include "support/fixture_tree.h"
@@ -58,6 +60,51 @@ TEST(RealKernelFs, ReadsProcStat) {
   auto stat = fs.read("/proc/stat");
   ASSERT_TRUE(stat);
   EXPECT_EQ(stat->rfind("cpu ", 0), 0U);
+}
+
+TEST(RealKernelFs, RereadOfAProcFileGeneratesItAnew) {
+  RealKernelFs fs;
+  auto first = fs.reread("/proc/uptime");
+  ASSERT_TRUE(first);
+  // /proc/uptime counts in 10 ms steps: a kept-open file that were not regenerated repeats.
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  auto second = fs.reread("/proc/uptime");
+  ASSERT_TRUE(second);
+  EXPECT_NE(*first, *second);
+  auto stat = fs.reread("/proc/stat");
+  ASSERT_TRUE(stat);
+  EXPECT_EQ(stat->rfind("cpu ", 0), 0U);
+}
+
+TEST(RealKernelFs, RereadGrowsItsBufferForALargeProcFile) {
+  RealKernelFs fs;
+  // Each mapping of this process is some twenty lines of smaps: far above the first 4 KiB read,
+  // and above what one read of a seq_file returns.
+  for (int i = 0; i < 2; ++i) {
+    auto smaps = fs.reread("/proc/self/smaps");
+    ASSERT_TRUE(smaps);
+    EXPECT_GT(smaps->size(), 16384U) << "too small to test growth";
+    ASSERT_FALSE(smaps->empty());
+    EXPECT_EQ(smaps->back(), '\n');
+    auto last_line = smaps->substr(smaps->rfind('\n', smaps->size() - 2) + 1);
+    EXPECT_EQ(last_line.rfind("VmFlags:", 0), 0U) << last_line;
+  }
+}
+
+TEST(RealKernelFs, RereadOfARegularFileSeesAReplacementByRename) {
+  FixtureTree tree;
+  tree.file("stat", "cpu  1 0 0 0 0 0 0 5\n");
+  RealKernelFs fs;
+  auto before = fs.reread(tree.path("stat"));
+  ASSERT_TRUE(before);
+  EXPECT_EQ(*before, "cpu  1 0 0 0 0 0 0 5\n");
+  ASSERT_TRUE(write_file_atomically(tree.path("stat"), "cpu  1 0 0 0 0 0 0 9\n"));
+  auto after = fs.reread(tree.path("stat"));
+  ASSERT_TRUE(after);
+  EXPECT_EQ(*after, "cpu  1 0 0 0 0 0 0 9\n");
+  auto missing = fs.reread(tree.path("nope"));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().errno_value, ENOENT);
 }
 
 TEST(WriteFileAtomically, ReplacesContentAndLeavesNoTemporary) {
