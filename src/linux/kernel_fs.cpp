@@ -58,11 +58,7 @@ Status write_all(int fd, std::string_view data, const std::filesystem::path& pat
   return {};
 }
 
-}  // namespace
-
-Result<std::string> RealKernelFs::read(const std::filesystem::path& path) const {
-  Fd fd(open_retrying(path.c_str(), O_RDONLY));
-  if (fd.get() < 0) return errno_error(errno, "opening", path);
+Result<std::string> read_to_end(const Fd& fd, const std::filesystem::path& path) {
   std::string content;
   char buffer[8192];
   while (true) {
@@ -77,17 +73,29 @@ Result<std::string> RealKernelFs::read(const std::filesystem::path& path) const 
   return content;
 }
 
+}  // namespace
+
+Result<std::string> RealKernelFs::read(const std::filesystem::path& path) const {
+  Fd fd(open_retrying(path.c_str(), O_RDONLY));
+  if (fd.get() < 0) return errno_error(errno, "opening", path);
+  return read_to_end(fd, path);
+}
+
 RealKernelFs::~RealKernelFs() {
   for (auto& [path, kept] : kept_) ::close(kept.fd);
 }
 
 Result<std::string> RealKernelFs::reread(const std::filesystem::path& path) {
+  if (not_procfs_.contains(path)) return read(path);
   auto it = kept_.find(path);
   if (it == kept_.end()) {
     Fd fd(open_retrying(path.c_str(), O_RDONLY));
     if (fd.get() < 0) return errno_error(errno, "opening", path);
     struct statfs fs {};
-    if (::fstatfs(fd.get(), &fs) != 0 || fs.f_type != PROC_SUPER_MAGIC) return read(path);
+    if (::fstatfs(fd.get(), &fs) != 0 || fs.f_type != PROC_SUPER_MAGIC) {
+      not_procfs_.insert(path);
+      return read_to_end(fd, path);
+    }
     it = kept_.emplace(path, KeptFile{fd.release(), 4096}).first;
   }
   KeptFile& kept = it->second;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,7 @@ class RealKernelFs final : public KernelFs {
     std::size_t capacity = 0;  // the first pread's size: room for the largest content seen
   };
   std::map<std::filesystem::path, KeptFile> kept_;  // procfs files being reread
+  std::set<std::filesystem::path> not_procfs_;      // reread paths found elsewhere: read afresh
 };
 
 // Writes a regular file so readers see the old or the new content, never a torn one:
