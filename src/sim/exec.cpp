@@ -75,12 +75,12 @@ void Simulation::poke(std::uint32_t v) {
   schedule(now(), EventKind::kProgress, v, vc.gen);
 }
 
-void Simulation::list_push(List& list, std::uint32_t t) {
-  Task& task = tasks_[t];
-  task.wq_prev = list.tail;
-  task.wq_next = kNone;
+void Simulation::link_tail(List& list, std::uint32_t t, Links Task::*links) {
+  Links& link = tasks_[t].*links;
+  link.prev = list.tail;
+  link.next = kNone;
   if (list.tail != kNone) {
-    tasks_[list.tail].wq_next = t;
+    (tasks_[list.tail].*links).next = t;
   } else {
     list.head = t;
   }
@@ -88,19 +88,19 @@ void Simulation::list_push(List& list, std::uint32_t t) {
   ++list.size;
 }
 
-void Simulation::list_remove(List& list, std::uint32_t t) {
-  Task& task = tasks_[t];
-  if (task.wq_prev != kNone) {
-    tasks_[task.wq_prev].wq_next = task.wq_next;
+void Simulation::unlink(List& list, std::uint32_t t, Links Task::*links) {
+  Links& link = tasks_[t].*links;
+  if (link.prev != kNone) {
+    (tasks_[link.prev].*links).next = link.next;
   } else {
-    list.head = task.wq_next;
+    list.head = link.next;
   }
-  if (task.wq_next != kNone) {
-    tasks_[task.wq_next].wq_prev = task.wq_prev;
+  if (link.next != kNone) {
+    (tasks_[link.next].*links).prev = link.prev;
   } else {
-    list.tail = task.wq_prev;
+    list.tail = link.prev;
   }
-  task.wq_next = task.wq_prev = kNone;
+  link = Links{};
   --list.size;
 }
 
@@ -151,7 +151,7 @@ void Simulation::on_holder_preempted(std::uint32_t t) {
   const Task& holder = tasks_[t];
   if (!vms_[holder.vm].guest.pv_preempted) return;
   for (std::uint32_t s = locks_[holder.held_lock].spinners.head; s != kNone;
-       s = tasks_[s].wq_next) {
+       s = tasks_[s].wq_link.next) {
     poke(tasks_[s].vcpu);
   }
 }
@@ -161,7 +161,7 @@ void Simulation::unlock(std::uint32_t t, std::uint32_t lock) {
   Lock& l = locks_[lock];
   l.owner = kNone;
   tasks_[t].held_lock = kNone;
-  for (std::uint32_t s = l.spinners.head; s != kNone; s = tasks_[s].wq_next) {
+  for (std::uint32_t s = l.spinners.head; s != kNone; s = tasks_[s].wq_link.next) {
     std::uint32_t sv = tasks_[s].vcpu;
     if (sv != kNone && executing(vcpus_[sv]) && vcpus_[sv].current == s) {
       poke(sv);  // books the spin up to now before the handover

@@ -68,36 +68,13 @@ void Simulation::update_masks(std::uint32_t v) {
 }
 
 void Simulation::rq_push_tail(std::uint32_t v, std::uint32_t t) {
-  List& rq = vcpus_[v].rq;
-  Task& task = tasks_[t];
-  task.rq_prev = rq.tail;
-  task.rq_next = kNone;
-  if (rq.tail != kNone) {
-    tasks_[rq.tail].rq_next = t;
-  } else {
-    rq.head = t;
-  }
-  rq.tail = t;
-  ++rq.size;
-  task.vcpu = v;
+  link_tail(vcpus_[v].rq, t, &Task::rq_link);
+  tasks_[t].vcpu = v;
   update_masks(v);
 }
 
 void Simulation::rq_remove(std::uint32_t v, std::uint32_t t) {
-  List& rq = vcpus_[v].rq;
-  Task& task = tasks_[t];
-  if (task.rq_prev != kNone) {
-    tasks_[task.rq_prev].rq_next = task.rq_next;
-  } else {
-    rq.head = task.rq_next;
-  }
-  if (task.rq_next != kNone) {
-    tasks_[task.rq_next].rq_prev = task.rq_prev;
-  } else {
-    rq.tail = task.rq_prev;
-  }
-  task.rq_next = task.rq_prev = kNone;
-  --rq.size;
+  unlink(vcpus_[v].rq, t, &Task::rq_link);
   update_masks(v);
 }
 
@@ -200,7 +177,7 @@ bool Simulation::pull_tasks(std::uint32_t v, std::uint32_t want) {
   std::uint32_t moved = 0;
   std::uint32_t t = vcpus_[busiest].rq.tail;
   while (t != kNone && moved < want) {
-    std::uint32_t prev = tasks_[t].rq_prev;
+    std::uint32_t prev = tasks_[t].rq_link.prev;
     if (allowed(tasks_[t]).test(vc.local)) {
       rq_remove(busiest, t);
       rq_push_tail(v, t);

@@ -220,12 +220,29 @@ void Simulation::host_on_slice(std::uint32_t p, std::uint32_t gen) {
     arm_slice(p);
     return;
   }
+  host_displace(v);
+}
+
+// The head of the host queue takes v's pCPU: a polling v halts (which hands its pCPU on), a
+// running one is preempted.
+void Simulation::host_displace(std::uint32_t v) {
   if (vcpus_[v].host == HostState::kPolling) {
     host_halt(v);
     return;
   }
+  std::uint32_t p = vcpus_[v].pcpu;
   host_preempt(v);
   host_dispatch(p, queue_pop());
+}
+
+// The running vCPU the host would deschedule first, or kNone when no pCPU is busy.
+std::uint32_t Simulation::host_worst_running() const {
+  std::uint32_t worst = kNone;
+  for (const Pcpu& pc : pcpus_) {
+    if (pc.current == kNone) continue;
+    if (worst == kNone || host_before(worst, pc.current)) worst = pc.current;
+  }
+  return worst;
 }
 
 void Simulation::host_on_poll_end(std::uint32_t v, std::uint32_t gen) {
@@ -238,20 +255,10 @@ void Simulation::host_on_poll_end(std::uint32_t v, std::uint32_t gen) {
 void Simulation::preempt_for_entitled() {
   while (!host_queue_.empty()) {
     std::uint32_t best = host_queue_.front();
-    std::uint32_t worst = kNone;
-    for (const Pcpu& pc : pcpus_) {
-      if (pc.current == kNone) continue;
-      if (worst == kNone || host_before(worst, pc.current)) worst = pc.current;
-    }
+    std::uint32_t worst = host_worst_running();
     if (worst == kNone) return;
     if (host_key_class(vcpus_[best]) >= host_key_class(vcpus_[worst])) return;
-    std::uint32_t p = vcpus_[worst].pcpu;
-    if (vcpus_[worst].host == HostState::kPolling) {
-      host_halt(worst);
-      continue;
-    }
-    host_preempt(worst);
-    host_dispatch(p, queue_pop());
+    host_displace(worst);
   }
 }
 
@@ -267,19 +274,9 @@ void Simulation::host_on_window() {
   // The window boundary is the dispatch point: better waiting vCPUs replace worse running ones.
   while (!host_queue_.empty()) {
     std::uint32_t best = host_queue_.front();
-    std::uint32_t worst = kNone;
-    for (const Pcpu& pc : pcpus_) {
-      if (pc.current == kNone) continue;
-      if (worst == kNone || host_before(worst, pc.current)) worst = pc.current;
-    }
+    std::uint32_t worst = host_worst_running();
     if (worst == kNone || !host_before(best, worst)) break;
-    std::uint32_t p = vcpus_[worst].pcpu;
-    if (vcpus_[worst].host == HostState::kPolling) {
-      host_halt(worst);
-      continue;
-    }
-    host_preempt(worst);
-    host_dispatch(p, queue_pop());
+    host_displace(worst);
   }
   schedule(now() + host_.window_ns, EventKind::kWindow, 0, 0);
 }

@@ -35,6 +35,12 @@ struct List {
   std::uint32_t size = 0;
 };
 
+// A task's place on one List: the task indices of its neighbours there.
+struct Links {
+  std::uint32_t next = kNone;
+  std::uint32_t prev = kNone;
+};
+
 struct Task {
   std::uint32_t vm = 0;
   std::uint32_t local = 0;  // index within its workload
@@ -52,8 +58,8 @@ struct Task {
   std::uint32_t held_lock = kNone;
   Ns slice_exec = 0;
   std::uint32_t affinity = 0;  // 0: every vCPU; else index into Vm::affinities
-  std::uint32_t rq_next = kNone, rq_prev = kNone;
-  std::uint32_t wq_next = kNone, wq_prev = kNone;
+  Links rq_link;               // on its vCPU's run queue
+  Links wq_link;  // on a wait queue: a lock's spinners or blocked, a pipe's readers or writers
   std::uint32_t sleep_gen = 0;
   std::uint32_t w0 = 0, w1 = 0, w2 = 0;  // workload program state
 };
@@ -248,6 +254,8 @@ class Simulation {
   void host_idle(std::uint32_t v);
   void host_halt(std::uint32_t v);
   void host_pcpu_freed(std::uint32_t p);
+  void host_displace(std::uint32_t v);
+  std::uint32_t host_worst_running() const;
   void host_on_slice(std::uint32_t p, std::uint32_t gen);
   void host_on_poll_end(std::uint32_t v, std::uint32_t gen);
   void host_on_resume(std::uint32_t v, std::uint32_t gen);
@@ -287,8 +295,11 @@ class Simulation {
   StepResult task_step(std::uint32_t v, std::uint32_t t);
   bool next_op(Task& task);
   void block_task(std::uint32_t t);
-  void list_push(List& list, std::uint32_t t);
-  void list_remove(List& list, std::uint32_t t);
+  // One intrusive list code for both kinds of List: `links` names the task's Links for it.
+  void link_tail(List& list, std::uint32_t t, Links Task::*links);
+  void unlink(List& list, std::uint32_t t, Links Task::*links);
+  void list_push(List& list, std::uint32_t t) { link_tail(list, t, &Task::wq_link); }
+  void list_remove(List& list, std::uint32_t t) { unlink(list, t, &Task::wq_link); }
   std::uint32_t list_pop(List& list);
   bool try_lock(std::uint32_t t, std::uint32_t lock);
   void start_spin(std::uint32_t t, std::uint32_t lock);

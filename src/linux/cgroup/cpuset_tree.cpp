@@ -2,19 +2,10 @@
 
 #include <algorithm>
 
+#include "core/text.h"
 #include "linux/cgroup/task_probe.h"
 
 namespace prefcpu {
-
-namespace {
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  return text;
-}
-
-}  // namespace
 
 Result<CpusValue> parse_cpus_value(std::string_view text, CgroupVersion version) {
   text = trim(text);

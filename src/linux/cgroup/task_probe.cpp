@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/text.h"
+
 namespace prefcpu {
 
 namespace {
@@ -17,14 +19,6 @@ template <typename T>
 bool parse_number(std::string_view text, T& value) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   return ec == std::errc{} && ptr == text.data() + text.size() && !text.empty();
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
 }
 
 }  // namespace

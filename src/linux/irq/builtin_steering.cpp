@@ -7,17 +7,12 @@
 #include <set>
 #include <utility>
 
+#include "core/text.h"
 #include "linux/irq/irq_rules.h"
 
 namespace prefcpu {
 
 namespace {
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  return text;
-}
 
 std::optional<unsigned> irq_number(std::string_view name) {
   unsigned irq = 0;
