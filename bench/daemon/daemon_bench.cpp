@@ -20,6 +20,7 @@
 #include "daemon/daemon.h"
 #include "host.h"
 #include "support/fixture_tree.h"
+#include "support/forwarding_fs.h"
 
 namespace prefcpu {
 namespace {
@@ -32,40 +33,27 @@ double thread_cpu_us() {
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
-// Records when the sample was read and when the watched cpuset.cpus write returned.
-class TimingFs final : public KernelFs {
+// Records when the sample was read (the daemon rereads it every period) and when the watched
+// cpuset.cpus write returned.
+class TimingFs final : public testing::ForwardingKernelFs {
  public:
-  TimingFs(std::filesystem::path sample, std::filesystem::path cpus)
-      : sample_(std::move(sample)), cpus_(std::move(cpus)) {}
-  Result<std::string> read(const std::filesystem::path& path) const override {
-    auto result = real_.read(path);
+  TimingFs(KernelFs& inner, std::filesystem::path sample, std::filesystem::path cpus)
+      : ForwardingKernelFs(inner), sample_(std::move(sample)), cpus_(std::move(cpus)) {}
+  Result<std::string> reread(const std::filesystem::path& path) override {
+    auto result = ForwardingKernelFs::reread(path);
     if (path == sample_) sample_read = Clock::now();
     return result;
   }
   Status write(const std::filesystem::path& path, std::string_view value) override {
-    auto status = real_.write(path, value);
+    auto status = ForwardingKernelFs::write(path, value);
     if (path == cpus_) cpus_written = Clock::now();
     return status;
   }
-  Result<std::vector<std::string>> list(const std::filesystem::path& dir) const override {
-    return real_.list(dir);
-  }
-  bool exists(const std::filesystem::path& path) const override { return real_.exists(path); }
-  bool is_directory(const std::filesystem::path& path) const override {
-    return real_.is_directory(path);
-  }
-  Status make_directory(const std::filesystem::path& path) override {
-    return real_.make_directory(path);
-  }
-  Status remove_directory(const std::filesystem::path& path) override {
-    return real_.remove_directory(path);
-  }
 
-  mutable Clock::time_point sample_read;
+  Clock::time_point sample_read;
   Clock::time_point cpus_written;
 
  private:
-  RealKernelFs real_;
   std::filesystem::path sample_;
   std::filesystem::path cpus_;
 };
@@ -155,7 +143,8 @@ void BM_DecisionToCpusetWritten(benchmark::State& state) {
     children.push_back(std::make_unique<it::Child>(std::chrono::milliseconds(1000)));
     scratch.attach(children.back()->pid(), "work");
   }
-  TimingFs fs(tree.path("stat"), scratch.path("work") / "cpuset.cpus");
+  RealKernelFs real;
+  TimingFs fs(real, tree.path("stat"), scratch.path("work") / "cpuset.cpus");
   std::uint64_t steal = 0;
   write_stat(tree.path("stat"), steal, online);
   FakeClock clock(1'000'000'000);

@@ -6,39 +6,20 @@
 #include <cerrno>
 #include <fstream>
 
-#include "fake_cgroupfs.h"
+#include "cpuset_fixture.h"
 #include "linux/clock.h"
+#include "support/cpus.h"
 #include "support/faulty_fs.h"
 #include "support/fixture_tree.h"
 
 namespace prefcpu::testing {
 namespace {
 
-CpuSet cpus(std::string_view text) {
-  return *parse_cpulist(text);
-}
-
-class CpusetActuatorTest : public ::testing::TestWithParam<CgroupVersion> {
+class CpusetActuatorTest : public ::testing::TestWithParam<CgroupVersion>, public CpusetFixture {
  protected:
+  CpusetActuatorTest() : CpusetFixture(GetParam()) {}
   CgroupVersion version() const { return GetParam(); }
 
-  std::unique_ptr<CpusetActuator> make(KernelFs& fs, std::vector<std::string> cgroups = {},
-                                       bool shield = false) {
-    CpusetOptions options;
-    options.hierarchy = fake.hierarchy();
-    options.cgroups = std::move(cgroups);
-    options.shield = shield;
-    options.proc_root = fake.proc_root();
-    options.notice = [this](NoticeLevel level, const std::string& text) {
-      notices.push_back((level == NoticeLevel::kWarning ? "warning: " : "") + text);
-    };
-    auto actuator = CpusetActuator::create(fs, journal, std::move(options));
-    EXPECT_TRUE(actuator.ok()) << (actuator.ok() ? "" : actuator.error().message);
-    return actuator.ok() ? std::move(*actuator) : nullptr;
-  }
-  std::unique_ptr<CpusetActuator> make(std::vector<std::string> cgroups = {}, bool shield = false) {
-    return make(fake, std::move(cgroups), shield);
-  }
   nlohmann::json journal_on_disk() const {
     auto loaded = Journal::load(journal.path());
     return loaded.ok() && *loaded ? **loaded : nlohmann::json();
@@ -48,12 +29,6 @@ class CpusetActuatorTest : public ::testing::TestWithParam<CgroupVersion> {
     for (const auto& notice : notices) n += notice.find(needle) != std::string::npos ? 1 : 0;
     return n;
   }
-
-  FixtureTree tree;
-  FakeCgroupFs fake{tree, GetParam()};
-  Journal journal{tree.path("journal.json")};
-  std::vector<std::string> notices;
-  const CpuSet online = cpus("0-3");
 };
 
 TEST_P(CpusetActuatorTest, WritesOriginalIntersectPreferredAndSkipsUnchanged) {

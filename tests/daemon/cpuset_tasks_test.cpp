@@ -2,34 +2,18 @@
 // hotplug, and recovery from a journal left by a crash.
 #include <gtest/gtest.h>
 
-#include "fake_cgroupfs.h"
+#include "cpuset_fixture.h"
 #include "linux/cgroup/cpuset_actuator.h"
+#include "support/cpus.h"
 #include "support/fixture_tree.h"
 
 namespace prefcpu::testing {
 namespace {
 
-CpuSet cpus(std::string_view text) {
-  return *parse_cpulist(text);
-}
-
-class CpusetTasks : public ::testing::Test {
+class CpusetTasks : public ::testing::Test, public CpusetFixture {
  protected:
-  explicit CpusetTasks(CgroupVersion version = CgroupVersion::kV1) : fake(tree, version) {}
+  explicit CpusetTasks(CgroupVersion version = CgroupVersion::kV1) : CpusetFixture(version) {}
 
-  std::unique_ptr<CpusetActuator> make(std::vector<std::string> cgroups = {}, bool shield = false) {
-    CpusetOptions options;
-    options.hierarchy = fake.hierarchy();
-    options.cgroups = std::move(cgroups);
-    options.shield = shield;
-    options.proc_root = fake.proc_root();
-    options.notice = [this](NoticeLevel level, const std::string& text) {
-      notices.push_back((level == NoticeLevel::kWarning ? "warning: " : "") + text);
-    };
-    auto actuator = CpusetActuator::create(fake, journal, std::move(options));
-    EXPECT_TRUE(actuator.ok()) << (actuator.ok() ? "" : actuator.error().message);
-    return actuator.ok() ? std::move(*actuator) : nullptr;
-  }
   std::size_t index_of(std::string_view path, std::string_view value = {}) const {
     const auto& writes = fake.writes();
     for (std::size_t i = 0; i < writes.size(); ++i) {
@@ -37,12 +21,6 @@ class CpusetTasks : public ::testing::Test {
     }
     return writes.size();
   }
-
-  FixtureTree tree;
-  FakeCgroupFs fake;
-  Journal journal{tree.path("journal.json")};
-  std::vector<std::string> notices;
-  const CpuSet online = cpus("0-3");
 };
 
 class CpusetTasksV2 : public CpusetTasks {

@@ -5,13 +5,10 @@
 
 #include "daemon/loop.h"
 #include "daemon_fixture.h"
+#include "support/cpus.h"
 
 namespace prefcpu::testing {
 namespace {
-
-CpuSet cpus(std::string_view text) {
-  return *parse_cpulist(text);
-}
 
 TEST_F(DaemonTest, FollowsStealDownAndBackUpAndPublishesIt) {
   fake.make_cgroup("work", "0-3");

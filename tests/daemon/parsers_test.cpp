@@ -4,14 +4,11 @@
 #include "linux/cgroup/cpuset_plan.h"
 #include "linux/cgroup/mountinfo.h"
 #include "linux/cgroup/task_probe.h"
+#include "support/cpus.h"
 #include "support/fixture_tree.h"
 
 namespace prefcpu::testing {
 namespace {
-
-CpuSet cpus(std::string_view text) {
-  return *parse_cpulist(text);
-}
 
 // This machine type: cgroup v1 controllers beside an empty v2 "unified" mount.
 constexpr std::string_view kHybrid =

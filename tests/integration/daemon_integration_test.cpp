@@ -8,14 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "host.h"
+#include "support/cpus.h"
 #include "support/fixture_tree.h"
 
 namespace prefcpu::it {
 namespace {
 
-CpuSet cpus(std::string_view text) {
-  return *parse_cpulist(text);
-}
+using testing::cpus;
 
 class DaemonOnHost : public ::testing::Test {
  protected:

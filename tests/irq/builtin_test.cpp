@@ -9,6 +9,7 @@
 #include "linux/irq/irq_actuator.h"
 #include "support/faulty_fs.h"
 #include "support/fixture_tree.h"
+#include "support/forwarding_fs.h"
 
 namespace prefcpu {
 namespace {
@@ -133,17 +134,14 @@ TEST_F(BuiltinTest, NoJournalFileWhenNothingChanges) {
 }
 
 // Checks at each affinity write that the journal on disk already holds that IRQ's original.
-class JournalFirstFs final : public KernelFs {
+class JournalFirstFs final : public testing::ForwardingKernelFs {
  public:
   JournalFirstFs(KernelFs& inner, std::filesystem::path journal, std::filesystem::path irq_root)
-      : inner_(inner), journal_(std::move(journal)), irq_root_(std::move(irq_root)) {}
-  Result<std::string> read(const std::filesystem::path& path) const override {
-    return inner_.read(path);
-  }
+      : ForwardingKernelFs(inner), journal_(std::move(journal)), irq_root_(std::move(irq_root)) {}
   Status write(const std::filesystem::path& path, std::string_view value) override {
     if (path.filename() == "smp_affinity_list") {
       std::string irq = path.parent_path().filename().string();
-      auto current = inner_.read(path);
+      auto current = inner().read(path);
       std::string before = current ? *current : "";
       if (before.ends_with('\n')) before.pop_back();
       auto loaded = Journal::load(journal_);
@@ -151,25 +149,11 @@ class JournalFirstFs final : public KernelFs {
                        (**loaded)["irqs"]["builtin"]["irqs"].value(irq, "") == before;
       if (!journaled) ++unjournaled_writes;
     }
-    return inner_.write(path, value);
-  }
-  Result<std::vector<std::string>> list(const std::filesystem::path& dir) const override {
-    return inner_.list(dir);
-  }
-  bool exists(const std::filesystem::path& path) const override { return inner_.exists(path); }
-  bool is_directory(const std::filesystem::path& path) const override {
-    return inner_.is_directory(path);
-  }
-  Status make_directory(const std::filesystem::path& path) override {
-    return inner_.make_directory(path);
-  }
-  Status remove_directory(const std::filesystem::path& path) override {
-    return inner_.remove_directory(path);
+    return ForwardingKernelFs::write(path, value);
   }
   int unjournaled_writes = 0;
 
  private:
-  KernelFs& inner_;
   std::filesystem::path journal_;
   std::filesystem::path irq_root_;
 };

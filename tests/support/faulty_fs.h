@@ -7,13 +7,13 @@
 #include <map>
 #include <string>
 
-#include "linux/kernel_fs.h"
+#include "support/forwarding_fs.h"
 
 namespace prefcpu::testing {
 
-class FaultyKernelFs final : public KernelFs {
+class FaultyKernelFs final : public ForwardingKernelFs {
  public:
-  explicit FaultyKernelFs(KernelFs& inner) : inner_(inner) {}
+  using ForwardingKernelFs::ForwardingKernelFs;
 
   // Writes to path fail with err, `times` times (-1: for ever).
   void fail_writes(const std::filesystem::path& path, int err, int times = -1) {
@@ -25,9 +25,6 @@ class FaultyKernelFs final : public KernelFs {
     return it == attempts_.end() ? 0 : it->second;
   }
 
-  Result<std::string> read(const std::filesystem::path& path) const override {
-    return inner_.read(path);
-  }
   Status write(const std::filesystem::path& path, std::string_view value) override {
     std::string key = path.lexically_normal().string();
     ++attempts_[key];
@@ -35,20 +32,7 @@ class FaultyKernelFs final : public KernelFs {
       if (it->second.times > 0) --it->second.times;
       return make_errno_error(it->second.err, "writing {}: {}", key, std::strerror(it->second.err));
     }
-    return inner_.write(path, value);
-  }
-  Result<std::vector<std::string>> list(const std::filesystem::path& dir) const override {
-    return inner_.list(dir);
-  }
-  bool exists(const std::filesystem::path& path) const override { return inner_.exists(path); }
-  bool is_directory(const std::filesystem::path& path) const override {
-    return inner_.is_directory(path);
-  }
-  Status make_directory(const std::filesystem::path& path) override {
-    return inner_.make_directory(path);
-  }
-  Status remove_directory(const std::filesystem::path& path) override {
-    return inner_.remove_directory(path);
+    return ForwardingKernelFs::write(path, value);
   }
 
  private:
@@ -56,7 +40,6 @@ class FaultyKernelFs final : public KernelFs {
     int err;
     int times;
   };
-  KernelFs& inner_;
   std::map<std::string, Fault> faults_;
   std::map<std::string, int> attempts_;
 };

@@ -5,7 +5,8 @@
 #   cpulists:  cpus OP A [B]   (norm and or minus count min max list subset eq)
 #   tasks:     spawn_in CGROUP [CPULIST], affinity PID, cg_cpus CGROUP
 #   steal:     steal_start RATE_BP, steal_rate BP, steal_burst, steal_drop   (see vm_steal.cpp)
-#   daemon:    daemon_start ARGS..., daemon_stop SIGNAL, preferred, wait_preferred LIST
+#   daemon:    daemon_start ARGS..., daemon_stop SIGNAL, preferred, wait_preferred LIST,
+#              expect_daemon_started LIST
 VM_RESULTS=/dev/ttyS1
 VM_TMP=/tmp/vm
 CG=/sys/fs/cgroup
@@ -266,6 +267,17 @@ daemon_start() {
     --low "$VM_LOW" --state-dir "$STATE" --proc-stat "$STEAL_FILE" "$@" >>"$DAEMON_LOG" 2>&1 &
   DAEMON_PID=$!
   echo "$DAEMON_PID" >"$VM_TMP/daemon.pid"
+}
+# expect_daemon_started LIST: daemon.started passes once the daemon publishes LIST (T_START); else
+# it fails with the daemon's log and returns 1, and the scenario ends: `... || return 0`.
+expect_daemon_started() {
+  if wait_preferred "$1" "$T_START"; then
+    pass daemon.started "preferred $1 published"
+    return 0
+  fi
+  fail daemon.started "no $STATE/preferred of $1 after $T_START s"
+  daemon_log_tail
+  return 1
 }
 daemon_alive() { kill -0 "$DAEMON_PID" 2>/dev/null; }
 daemon_exited() { ! kill -0 "$DAEMON_PID" 2>/dev/null || grep -q '^State:.*Z' "/proc/$DAEMON_PID/status"; }

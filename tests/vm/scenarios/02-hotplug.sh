@@ -73,8 +73,7 @@ phase daemon-start
 steal_start "$VM_HOLD_BP"
 daemon_start --cgroup work
 pref=0-7
-if wait_preferred 0-7 "$T_START"; then pass daemon.started; else
-  fail daemon.started "no $STATE/preferred of 0-7 after $T_START s"; daemon_log_tail; return 0; fi
+expect_daemon_started 0-7 || return 0
 
 phase offline-preferred
 shrink shrink1                                   # 0-5

@@ -67,12 +67,7 @@ cg_make work 0-7
 steal_start "$VM_HOLD_BP"
 daemon_start --cgroup work
 pref=0-7
-if ! wait_preferred 0-7 "$T_START"; then
-  fail daemon.started "no $STATE/preferred of 0-7 after $T_START s"
-  daemon_log_tail
-  return 0
-fi
-pass daemon.started
+expect_daemon_started 0-7 || return 0
 for want in $want_seq; do
   steal_burst
   if wait_preferred "$want" "$T_STEP"; then pass "daemon.shrink.$want" "$pref -> $want"; else

@@ -75,12 +75,7 @@ echo 0-1 >"$CG/work/cpuset.mems"
 steal_start "$VM_HOLD_BP"
 daemon_start --cgroup work
 pref=0-7
-if ! wait_preferred 0-7 "$T_START"; then
-  fail daemon.started "no $STATE/preferred of 0-7 after $T_START s"
-  daemon_log_tail
-  return 0
-fi
-pass daemon.started
+expect_daemon_started 0-7 || return 0
 daemon_seq=""
 for want in $want_seq; do
   steal_burst
