@@ -12,3 +12,7 @@ if(PREFCPU_SANITIZE)
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
   target_link_options(prefcpu_options INTERFACE -fsanitize=address,undefined)
 endif()
+# Asserts stay on wherever tests run: a test build that compiles them out cannot see them fire.
+if(PREFCPU_SANITIZE OR PREFCPU_BUILD_TESTS)
+  target_compile_options(prefcpu_options INTERFACE -UNDEBUG)
+endif()

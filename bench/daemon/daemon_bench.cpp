@@ -33,6 +33,15 @@ double thread_cpu_us() {
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
+// A fixture /proc/irq of `irqs` IRQs (all on every online CPU) and default_smp_affinity.
+void make_irq_tree(testing::FixtureTree& tree, int irqs) {
+  std::string all = format_cpulist(it::online_cpus()) + "\n";
+  for (int irq = 0; irq < irqs; ++irq) {
+    tree.file("irq/" + std::to_string(32 + irq) + "/smp_affinity_list", all);
+  }
+  tree.file("irq/default_smp_affinity", "f\n");
+}
+
 // Records when the sample was read (the daemon rereads it every period) and when the watched
 // cpuset.cpus write returned.
 class TimingFs final : public testing::ForwardingKernelFs {
@@ -124,6 +133,65 @@ void BM_DaemonPeriod(benchmark::State& state) {
   (void)daemon.stop();
 }
 BENCHMARK(BM_DaemonPeriod)->Unit(benchmark::kMicrosecond)->MinTime(3.0);
+
+// Issue 12: the steady state with the real actuators. The same Daemon, with builtin IRQ steering
+// on a fixture /proc/irq of N IRQs, cpusets on the real cgroupfs when root (else a fixture), the
+// real /proc/stat, at interval_ms=100 and the default reconcile_interval_ms=10000: one period in
+// a hundred reconciles, and its cost is in the mean. Goal: 512 IRQs within 1.2x of 4.
+void BM_SteadyPeriodWithActuators(benchmark::State& state) {
+  auto irqs = static_cast<int>(state.range(0));
+  bool real = !it::cannot_run().has_value();
+  testing::FixtureTree tree;
+  make_irq_tree(tree, irqs);
+  std::unique_ptr<it::ScratchCpuset> scratch;
+  std::filesystem::path cgroup_root;
+  if (real) {
+    scratch = std::make_unique<it::ScratchCpuset>();
+    scratch->make("work");
+    cgroup_root = scratch->root();
+  } else {
+    for (const char* file : {"tasks", "work/tasks"}) tree.file(std::string("cg/") + file, "");
+    for (const char* dir : {"cg/", "cg/work/"}) {
+      tree.file(std::string(dir) + "cpuset.cpus", format_cpulist(it::online_cpus()) + "\n");
+      tree.file(std::string(dir) + "cpuset.mems", "0\n");
+    }
+    cgroup_root = tree.path("cg");
+  }
+  RealKernelFs fs;
+  FakeClock clock(1'000'000'000);
+  Logger log(LogSink::kCapture);
+  Config config;
+  config.cgroup_root = cgroup_root.string();
+  config.irq_mode = IrqMode::kBuiltin;
+  config.irq_root = tree.path("irq").string();
+  config.knobs.interval_ms = 100;
+  Daemon daemon(DaemonDeps{fs, clock, log, nullptr},
+                DaemonPaths{tree.path("state"), "/proc/stat", "/sys", "/proc"}, config);
+  if (auto status = daemon.start(); !status) {
+    state.SkipWithError(status.error().message.c_str());
+    return;
+  }
+  double cpu_start = thread_cpu_us();
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
+    clock.advance(100'000'000);
+    daemon.run_period();
+  }
+  double cpu_per_period_us =
+      (thread_cpu_us() - cpu_start) / static_cast<double>(state.iterations());
+  state.counters["cpu_us_per_period"] = cpu_per_period_us;
+  state.counters["cpu_percent_at_100ms"] = cpu_per_period_us / 100'000.0 * 100.0;
+  state.counters["irqs"] = irqs;
+  auto status = daemon.status();
+  state.counters["mask_changes"] = status["counters"]["mask_changes"].get<double>();
+  state.SetLabel(real ? "builtin IRQs (fixture) + real cgroupfs" : "builtin IRQs + fixture cpusets");
+  (void)daemon.stop();
+}
+BENCHMARK(BM_SteadyPeriodWithActuators)
+    ->Arg(4)
+    ->Arg(64)
+    ->Arg(512)
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(3.0);
 
 // From the moment the sample is read (the decision follows in microseconds) to the return of
 // the cpuset.cpus write, through the Daemon and the CpusetActuator, with 1000 sleeping tasks in
@@ -223,8 +291,16 @@ void BM_RealDaemonRun(benchmark::State& state) {
     std::vector<std::unique_ptr<it::Child>> children;
     std::vector<std::string> args{"--state-dir",   tree.path("state").string(),
                                   "--interval-ms", interval_ms,
-                                  "--irq-mode",    "off",
                                   "--config",      "/dev/null"};
+    // PREFCPU_BENCH_IRQS=N: builtin IRQ steering on a fixture /proc/irq of N IRQs (issue 12).
+    const char* irqs_env = std::getenv("PREFCPU_BENCH_IRQS");
+    if (irqs_env != nullptr) {
+      make_irq_tree(tree, std::max(0, std::atoi(irqs_env)));
+      args.insert(args.end(), {"--irq-mode", "builtin", "--irq-root", tree.path("irq").string()});
+      state.counters["irqs"] = std::atoi(irqs_env);
+    } else {
+      args.insert(args.end(), {"--irq-mode", "off"});
+    }
     std::optional<it::StealFeeder> feeder;
     if (!kernel_stat) {
       args.insert(args.end(), {"--proc-stat", tree.path("stat").string()});

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/cpu_set.h"
+#include "core/result.h"
 #include "core/topology.h"
 
 namespace prefcpu {
@@ -14,6 +15,13 @@ CpuSet shrink_preferred(const CpuSet& preferred, const CpuSet& online, const Top
 // increase_preferred_cpus(): add the core of the lowest-numbered online CPU that is not
 // preferred, online siblings only. Unchanged when every online CPU is preferred.
 CpuSet grow_preferred(const CpuSet& preferred, const CpuSet& online, const Topology& topology);
+
+// The rule every preferred mask obeys, here and only here: within online, and never empty (all
+// online CPUs when nothing of `mask` is online).
+CpuSet within_online(const CpuSet& mask, const CpuSet& online);
+
+// A custom mask (set-preferred, the seed's writable preferred file) must be non-empty and online.
+Status check_custom_preferred(const CpuSet& custom, const CpuSet& online);
 
 // Applied at every sample: preferred = (preferred ∩ online) ∪ (online − previous_online);
 // if that is empty, preferred = online. New CPUs are preferred on arrival, as at

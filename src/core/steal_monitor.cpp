@@ -18,6 +18,14 @@ std::string_view action_name(Action action) {
       return "skip";
     case Action::kManual:
       return "manual";
+    case Action::kAuto:
+      return "auto";
+    case Action::kIdle:
+      return "idle";
+    case Action::kMirror:
+      return "mirror";
+    case Action::kError:
+      return "error";
   }
   return "hold";
 }
@@ -50,6 +58,9 @@ Step StealMonitor::observe(const Sample& sample) {
     step.action = Action::kBaseline;
   } else if (ratio.verdict == StealVerdict::kSkip) {
     step.action = Action::kSkip;
+  } else if (ratio.verdict == StealVerdict::kImplausible) {
+    step.action = Action::kSkip;
+    step.skip_reason = std::move(ratio.reason);
   } else {
     step.steal_bp = ratio.steal_bp;
     if (custom_) {
@@ -69,8 +80,7 @@ Step StealMonitor::observe(const Sample& sample) {
   }
   if (custom_) {
     // A custom mask follows hotplug too: its offline CPUs drop out, and never to empty.
-    CpuSet wanted = *custom_ & online_;
-    preferred_ = wanted.empty() ? online_ : wanted;
+    preferred_ = within_online(*custom_, online_);
   }
   step.preferred = preferred_;
   step.removed = before - preferred_;
@@ -89,14 +99,9 @@ void StealMonitor::set_governor(std::unique_ptr<Governor> governor) {
 }
 
 Status StealMonitor::set_custom_preferred(const CpuSet& custom) {
-  if (custom.empty()) {
-    return make_error("custom preferred mask is empty: expected at least one online CPU");
-  }
-  if (started_ && !custom.is_subset_of(online_)) {
-    return make_error(
-        "custom preferred mask \"{}\" includes offline CPUs \"{}\": expected a "
-        "subset of online \"{}\"",
-        format_cpulist(custom), format_cpulist(custom - online_), format_cpulist(online_));
+  // Before the first sample online is unknown: only emptiness can be checked.
+  if (auto status = check_custom_preferred(custom, started_ ? online_ : custom); !status) {
+    return status;
   }
   custom_ = custom;
   if (started_) preferred_ = custom;

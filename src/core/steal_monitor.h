@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "core/cpu_set.h"
@@ -16,7 +17,9 @@
 
 namespace prefcpu {
 
-enum class Action { kBaseline, kShrink, kGrow, kHold, kSkip, kManual };
+// What happened to the preferred mask in one step. The monitor yields the first six; prefcpud's
+// other sources of the mask add auto (custom mask cleared), idle, mirror, and error (no sample).
+enum class Action { kBaseline, kShrink, kGrow, kHold, kSkip, kManual, kAuto, kIdle, kMirror, kError };
 
 std::string_view action_name(Action action);
 
@@ -32,6 +35,7 @@ struct Step {
   CpuSet preferred;                       // after this step
   CpuSet removed;                         // CPUs that stopped being preferred in this step
   CpuSet added;                           // CPUs that became preferred in this step
+  std::string skip_reason;                // a skip for an implausible sample: why
   bool changed() const { return !removed.empty() || !added.empty(); }
 };
 
@@ -53,6 +57,8 @@ class StealMonitor {
   Status set_knobs(const Knobs& knobs);
   void set_governor(std::unique_ptr<Governor> governor);
   void set_topology(Topology topology) { topology_ = std::move(topology); }
+  // prefcpud: implausible samples are skips (StealMeter::reject_implausible).
+  void reject_implausible(bool on) { meter_.reject_implausible(on); }
   // The seed's writable /sys/devices/system/cpu/preferred: a custom mask turns the automatic
   // monitor off. It must be non-empty and within online.
   Status set_custom_preferred(const CpuSet& custom);

@@ -1,5 +1,7 @@
 #include "core/steal_ratio.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
 
@@ -45,12 +47,33 @@ StealRatio StealMeter::observe(const StealReading& reading) {
     ratio.verdict = StealVerdict::kSkip;  // the baseline is kept, as the kernel does
     return ratio;
   }
+  if (reject_implausible_ && reading.steal_ticks < previous_->steal_ticks) {
+    ratio.verdict = StealVerdict::kImplausible;
+    ratio.reason = fmt::format("steal went back from {} to {} ticks", previous_->steal_ticks,
+                               reading.steal_ticks);
+    previous_ = reading;
+    return ratio;
+  }
   std::uint64_t now_ns = ticks_to_ns(reading.steal_ticks);
   std::uint64_t before_ns = ticks_to_ns(previous_->steal_ticks);
   ratio.delta_steal_ns = now_ns > before_ns ? now_ns - before_ns : 0;  // clamp a counter reset
   ratio.steal_bp = steal_basis_points(
       ratio.delta_steal_ns, static_cast<std::uint64_t>(ratio.delta_ns), reading.online_cpus);
   ratio.verdict = StealVerdict::kRatio;
+  if (reject_implausible_) {
+    // All the time of every CPU is 10000 bp; /proc/stat truncates each CPU's steal to a tick, so
+    // the aggregate may run ahead by one tick per CPU.
+    std::uint64_t slack = steal_basis_points(ticks_to_ns(reading.online_cpus),
+                                             static_cast<std::uint64_t>(ratio.delta_ns),
+                                             reading.online_cpus);
+    if (reading.online_cpus == 0 || ratio.steal_bp > 10000 + slack) {
+      ratio.verdict = StealVerdict::kImplausible;
+      ratio.reason = fmt::format(
+          "steal_bp {} is more than all the time of {} online CPUs (10000, plus {} for tick "
+          "rounding)",
+          ratio.steal_bp, reading.online_cpus, slack);
+    }
+  }
   previous_ = reading;
   return ratio;
 }

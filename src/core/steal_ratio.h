@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "core/result.h"
 
@@ -18,13 +19,16 @@ struct StealReading {
   unsigned online_cpus = 0;
 };
 
-enum class StealVerdict { kBaseline, kSkip, kRatio };
+// kImplausible: a sample no real kernel produces (steal going back, or more steal than time); it
+// becomes the new baseline and gives no decision.
+enum class StealVerdict { kBaseline, kSkip, kImplausible, kRatio };
 
 struct StealRatio {
   StealVerdict verdict = StealVerdict::kBaseline;
   std::uint64_t steal_bp = 0;  // valid when verdict == kRatio
   std::uint64_t delta_steal_ns = 0;
   std::int64_t delta_ns = 0;
+  std::string reason;  // kImplausible: what was wrong with the sample
 };
 
 // steal_bp = Δsteal_ns / max(1, Δt_ns * n / 10000).
@@ -39,6 +43,9 @@ class StealMeter {
 
   StealRatio observe(const StealReading& reading);
   void reset() { previous_.reset(); }
+  // The kernel takes every sample as it comes; prefcpud rejects implausible ones (off by default,
+  // so replay and the simulator stay exact).
+  void reject_implausible(bool on) { reject_implausible_ = on; }
   std::uint64_t user_hz() const { return user_hz_; }
   std::uint64_t ticks_to_ns(std::uint64_t ticks) const;
 
@@ -46,6 +53,7 @@ class StealMeter {
   explicit StealMeter(std::uint64_t user_hz) : user_hz_(user_hz) {}
 
   std::uint64_t user_hz_;
+  bool reject_implausible_ = false;
   std::optional<StealReading> previous_;
 };
 

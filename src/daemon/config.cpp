@@ -15,7 +15,7 @@ namespace {
 
 constexpr std::string_view kKeys =
     "governor, interval_ms, high_threshold, low_threshold, cgroups, cgroup_root, shield, "
-    "dry_run, irq_mode, irq_root, history_size, verbose";
+    "dry_run, irq_mode, irq_root, history_size, verbose, reconcile_interval_ms";
 
 std::string where(const toml::node& node, std::string_view source) {
   const auto& begin = node.source().begin;
@@ -72,6 +72,7 @@ Status set_key(Config& config, std::string_view key, const toml::node& node,
   if (key == "interval_ms") return u32(config.knobs.interval_ms);
   if (key == "high_threshold") return u32(config.knobs.high_threshold);
   if (key == "low_threshold") return u32(config.knobs.low_threshold);
+  if (key == "reconcile_interval_ms") return u32(config.reconcile_interval_ms);
   if (key == "cgroup_root") return text(config.cgroup_root);
   if (key == "irq_root") return text(config.irq_root);
   if (key == "shield") return flag(config.shield);
@@ -151,6 +152,12 @@ Status validate_config(const Config& config) {
   if (config.history_size == 0 || config.history_size > kMaxHistorySize) {
     return make_error("history_size {} is out of range: expected 1..{}", config.history_size,
                       kMaxHistorySize);
+  }
+  if (config.reconcile_interval_ms < kMinReconcileIntervalMs ||
+      config.reconcile_interval_ms > kMaxReconcileIntervalMs) {
+    return make_error("reconcile_interval_ms {} is out of range: expected {}..{}",
+                      config.reconcile_interval_ms, kMinReconcileIntervalMs,
+                      kMaxReconcileIntervalMs);
   }
   for (const auto& name : config.cgroups) {
     if (name.empty() || name.front() == '/' || name.find("..") != std::string::npos) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -16,6 +17,8 @@
 namespace prefcpu {
 
 inline constexpr std::size_t kMaxHistorySize = 100000;
+inline constexpr std::uint32_t kMinReconcileIntervalMs = 100;
+inline constexpr std::uint32_t kMaxReconcileIntervalMs = 3'600'000;
 
 struct Config {
   std::string governor = "kernel";
@@ -28,6 +31,9 @@ struct Config {
   std::string irq_root = "/proc/irq";
   std::size_t history_size = 120;
   bool verbose = false;
+  // Actuators re-check what they steer (new IRQs, foreign writes) at this cadence when the mask
+  // does not change; a change applies at once.
+  std::uint32_t reconcile_interval_ms = 10000;
 
   friend bool operator==(const Config&, const Config&) = default;
 };

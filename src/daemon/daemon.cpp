@@ -1,8 +1,8 @@
 #include "daemon/daemon.h"
 
 #include <fcntl.h>
-#include <stdio.h>  // renameat2, RENAME_EXCHANGE
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,7 +35,7 @@ Daemon::Daemon(DaemonDeps deps, DaemonPaths paths, Config config)
     : deps_(std::move(deps)),
       paths_(std::move(paths)),
       config_(std::move(config)),
-      journal_(paths_.state_dir / protocol::kJournalName),
+      journal_(deps_.fs, paths_.state_dir / protocol::kJournalName),
       history_(config_.history_size) {
   deps_.log.set_verbose(config_.verbose || deps_.log.verbose());
 }
@@ -44,17 +44,46 @@ Daemon::~Daemon() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
+// Whoever can write the state directory can plant symlinks and a journal that root then follows:
+// it must belong to the user prefcpud runs as (root) and be writable by no one else.
+Status Daemon::check_state_dir() const {
+  const auto& dir = paths_.state_dir;
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) {
+    return make_errno_error(errno, "state directory {}: {}", dir.string(), std::strerror(errno));
+  }
+  if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+    return make_error("state directory {} is {}: expected a directory (not a symlink)",
+                      dir.string(), S_ISLNK(st.st_mode) ? "a symlink" : "not a directory");
+  }
+  if (st.st_uid != ::geteuid()) {
+    return make_error(
+        "state directory {} is owned by uid {}, not by uid {} that runs prefcpud: its owner could "
+        "plant links and a journal there; remove it or chown it",
+        dir.string(), st.st_uid, ::geteuid());
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return make_error(
+        "state directory {} has mode {:04o}, writable by others: expected no group or other "
+        "write (e.g. 0755); chmod it",
+        dir.string(), st.st_mode & 07777);
+  }
+  return {};
+}
+
 Status Daemon::lock_state_dir() {
   std::error_code ec;
+  bool existed = std::filesystem::exists(std::filesystem::symlink_status(paths_.state_dir, ec));
   std::filesystem::create_directories(paths_.state_dir, ec);
   if (ec) {
     return make_errno_error(ec.value(), "creating state directory {}: {}",
                             paths_.state_dir.string(), ec.message());
   }
   // Readers of preferred and status.json and clients of control.sock need not be root.
-  std::filesystem::permissions(paths_.state_dir, std::filesystem::perms(0755), ec);
+  if (!existed) std::filesystem::permissions(paths_.state_dir, std::filesystem::perms(0755), ec);
+  if (auto status = check_state_dir(); !status) return status;
   auto lock_path = paths_.state_dir / protocol::kLockName;
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (lock_fd_ < 0) {
     return make_errno_error(errno, "opening {}: {}", lock_path.string(), std::strerror(errno));
   }
@@ -83,54 +112,8 @@ IrqOptions Daemon::irq_options(IrqMode mode) const {
   return options;
 }
 
-namespace {
-
-// State files are replaced atomically, but neither fsync'd (they describe the running daemon;
-// after a crash nothing is lost by their absence) nor re-created: the new content goes into a
-// spare file, overwritten in place, which renameat2(RENAME_EXCHANGE) swaps with the published
-// one. Readers see the old or the new file whole, and no inode is allocated or freed per write,
-// which on a disk-backed /run (ext4 with discard and auto_da_alloc) costs far more than the write.
-Status publish_file(const std::filesystem::path& path, std::string_view content) {
-  std::filesystem::path spare = path.parent_path() / ("." + path.filename().string() + ".spare");
-  int fd = ::open(spare.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return make_errno_error(errno, "creating {}: {}", spare.string(), std::strerror(errno));
-  }
-  std::size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = ::pwrite(fd, content.data() + written, content.size() - written,
-                         static_cast<off_t>(written));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return make_errno_error(err, "writing {}: {}", spare.string(), std::strerror(err));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  // Shorten without passing through size 0, which ext4 treats as a replace-via-truncate.
-  int truncated = ::ftruncate(fd, static_cast<off_t>(content.size()));
-  int err = errno;
-  ::close(fd);
-  if (truncated != 0) {
-    return make_errno_error(err, "truncating {}: {}", spare.string(), std::strerror(err));
-  }
-  if (::renameat2(AT_FDCWD, spare.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) {
-    return {};
-  }
-  // The first publication (nothing to exchange with), or a filesystem without RENAME_EXCHANGE.
-  if (::rename(spare.c_str(), path.c_str()) != 0) {
-    return make_errno_error(errno, "renaming {}: {}", path.string(), std::strerror(errno));
-  }
-  return {};
-}
-
-}  // namespace
-
-constexpr std::int64_t kStatusRefreshNs = 1'000'000'000;
-
 Status Daemon::recover_from_journal() {
-  auto loaded = Journal::load(journal_.path());
+  auto loaded = Journal::load(deps_.fs, journal_.path());
   if (!loaded) return loaded.error();
   if (!*loaded) return {};
   if (config_.dry_run) {
@@ -142,23 +125,24 @@ Status Daemon::recover_from_journal() {
   deps_.log.warning("found {} from an unclean exit; restoring from it before anything else",
                     journal_.path().string());
   // The recovering actuators rewrite their sections; seed the others so none is lost.
-  Journal recovery(journal_.path());
+  Journal recovery(deps_.fs, journal_.path());
   for (const auto& [name, section] : (*loaded)->items()) {
     if (name == "version") continue;
     if (auto status = recovery.record(name, section); !status) return status;
   }
   std::vector<std::string> failures;
   for (const auto& [name, section] : (*loaded)->items()) {
-    if (name == "version" || section.is_null() || (section.is_object() && section.empty())) {
-      continue;
-    }
+    if (name == "version") continue;  // load() refused null and empty sections
     std::unique_ptr<Actuator> actuator;
     if (name == CpusetActuator::kName) {
-      actuator = CpusetActuator::for_recovery(
-          deps_.fs, recovery, paths_.proc_root, [this](NoticeLevel level, const std::string& text) {
-            deps_.log.log(level == NoticeLevel::kWarning ? LogLevel::kWarning : LogLevel::kInfo,
-                          text);
-          });
+      CpusetOptions options;
+      options.proc_root = paths_.proc_root;
+      options.clock = &deps_.clock;
+      options.probe = deps_.make_task_probe(deps_.fs, paths_.proc_root);
+      options.notice = [this](NoticeLevel level, const std::string& text) {
+        deps_.log.log(level == NoticeLevel::kWarning ? LogLevel::kWarning : LogLevel::kInfo, text);
+      };
+      actuator = CpusetActuator::for_recovery(deps_.fs, recovery, std::move(options));
     } else {
       IrqMode mode = config_.irq_mode == IrqMode::kOff ? IrqMode::kAuto : config_.irq_mode;
       actuator = deps_.make_irq(deps_.fs, recovery, irq_options(mode));
@@ -227,7 +211,8 @@ Status Daemon::create_actuators() {
     options.notice = [this](NoticeLevel level, const std::string& text) {
       deps_.log.log(level == NoticeLevel::kWarning ? LogLevel::kWarning : LogLevel::kInfo, text);
     };
-    options.now_ns = [this] { return deps_.clock.monotonic_ns(); };
+    options.clock = &deps_.clock;
+    options.probe = deps_.make_task_probe(deps_.fs, paths_.proc_root);
     auto cpusets = CpusetActuator::create(deps_.fs, journal_, std::move(options));
     if (!cpusets) return cpusets.error();
     deps_.log.info("cpusets: cgroup v{} at {}, managing {}{}", static_cast<int>(hierarchy->version),
@@ -267,12 +252,19 @@ Status Daemon::start() {
       StealMonitor::create(std::move(*topology), config_.knobs, std::move(*governor), user_hz);
   if (!monitor) return monitor.error();
   monitor_.emplace(std::move(*monitor));
+  monitor_->reject_implausible(true);
+  source_ = make_source();
 
   if (auto status = create_actuators(); !status) return status;
+  if (config_.irq_mode != IrqMode::kOff && config_.irq_mode != IrqMode::kBuiltin &&
+      !actuators_.empty() && deps_.make_watcher) {
+    // irqbalance starting or stopping (its socket appearing or going) reconciles at once.
+    watcher_ = deps_.make_watcher({IrqOptions{}.irqbalance_run_dir});
+  }
   deps_.log.info("mode {}: {}", mode_name(mode_), mode_reason_);
   deps_.log.info("governor {}, interval_ms {}, high_threshold {}, low_threshold {}",
-                 config_.governor, config_.knobs.interval_ms, config_.knobs.high_threshold,
-                 config_.knobs.low_threshold);
+                 monitor_->governor().name(), monitor_->knobs().interval_ms,
+                 monitor_->knobs().high_threshold, monitor_->knobs().low_threshold);
   started_ns_ = deps_.clock.monotonic_ns();
   next_period_ns_ = started_ns_;
   started_ = true;
@@ -280,26 +272,63 @@ Status Daemon::start() {
   return {};
 }
 
+constexpr std::int64_t kStatusRefreshNs = 1'000'000'000;
+
+std::unique_ptr<PreferredSource> Daemon::make_source() const {
+  if (deps_.make_source) return deps_.make_source(mode_);
+  switch (mode_) {
+    case DaemonMode::kIdle:
+      return make_idle_source();
+    case DaemonMode::kMirror:
+      return make_mirror_source(deps_.fs, kernel_preferred_path(paths_.sysfs_root),
+                                [this](const std::string& line) { deps_.log.warning("{}", line); });
+    case DaemonMode::kEnforce:
+    case DaemonMode::kDryRun:
+      break;
+  }
+  return make_monitor_source();
+}
+
+CpuSet Daemon::preferred() const {
+  if (!monitor_ || !source_) return {};
+  if (stopped_) return monitor_->online();
+  return source_->preferred(*monitor_);
+}
+
+void Daemon::notice_change() {
+  if (watcher_ && watcher_->drain()) reconcile_due_ = true;
+}
+
+void Daemon::publish_file(const std::filesystem::path& path, const std::string& content) {
+  auto status = deps_.fs.replace_file(path, content, /*durable=*/false);
+  auto previous = publish_errors_.find(path.string());
+  if (!status) {
+    // A full or read-only state directory: said once, retried at every change.
+    if (previous == publish_errors_.end() || previous->second != status.error().message) {
+      deps_.log.warning("publishing {}: {}; retrying at each change", path.string(),
+                        status.error().message);
+      publish_errors_[path.string()] = status.error().message;
+    }
+  } else if (previous != publish_errors_.end()) {
+    deps_.log.info("publishing {} works again", path.string());
+    publish_errors_.erase(previous);
+  }
+}
+
 void Daemon::publish(bool force) {
-  std::string preferred = format_cpulist(preferred_);
+  std::string preferred = format_cpulist(this->preferred());
   if (published_preferred_ != preferred) {
     force = true;
     auto path = paths_.state_dir / protocol::kPreferredName;
-    if (auto status = publish_file(path, preferred + "\n"); !status) {
-      deps_.log.warning("publishing {}: {}", path.string(), status.error().message);
-    } else {
-      published_preferred_ = preferred;
-    }
+    publish_file(path, preferred + "\n");
+    if (!publish_errors_.contains(path.string())) published_preferred_ = preferred;
   }
-  // Rewriting a file costs a create and a rename (and on ext4 with discard, a discard): at short
-  // intervals status.json follows every change but otherwise refreshes once a second.
+  // Rewriting a file costs a write and a rename: status.json follows every change, and otherwise
+  // refreshes once a second (the control socket answers live).
   std::int64_t now = deps_.clock.monotonic_ns();
   if (!force && now - status_written_ns_ < kStatusRefreshNs) return;
   status_written_ns_ = now;
-  auto path = paths_.state_dir / protocol::kStatusName;
-  if (auto written = publish_file(path, status().dump(2) + "\n"); !written) {
-    deps_.log.warning("publishing {}: {}", path.string(), written.error().message);
-  }
+  publish_file(paths_.state_dir / protocol::kStatusName, status().dump(2) + "\n");
 }
 
 Status Daemon::stop() {
@@ -311,15 +340,20 @@ Status Daemon::stop() {
       failures.push_back(std::string((*it)->name()) + ": " + status.error().message);
     }
   }
-  preferred_ = online_;
   publish(true);
   if (!failures.empty()) {
     std::string joined;
     for (const auto& failure : failures) joined += (joined.empty() ? "" : "; ") + failure;
-    return make_error("not everything was restored ({}); {} is kept so the next start retries",
-                      joined, journal_.path().string());
+    auto error = make_error(
+        "not everything was restored ({}); {} is kept so the next start retries", joined,
+        journal_.path().string());
+    deps_.log.error("stopping: {}", error.message);
+    return error;
   }
-  if (auto status = journal_.remove(); !status) return status;
+  if (auto status = journal_.remove(); !status) {
+    deps_.log.error("stopping: everything was restored, but {}", status.error().message);
+    return status;
+  }
   deps_.log.info("restored everything; stopped");
   return {};
 }
@@ -340,10 +374,9 @@ Status Daemon::reload() {
     if (!governor) return governor.error();  // validated already; kept for safety
     monitor_->set_governor(std::move(*governor));
   }
+  std::uint32_t old_interval_ms = monitor_->knobs().interval_ms;
   if (auto status = monitor_->set_knobs(next->knobs); !status) return status;
-  if (next->knobs.interval_ms != config_.knobs.interval_ms) {
-    next_period_ns_ = last_period_ns_ + std::int64_t{next->knobs.interval_ms} * 1'000'000;
-  }
+  retime(old_interval_ms);
   history_.set_capacity(next->history_size);
   deps_.log.set_verbose(next->verbose);
   Config kept = config_;
@@ -354,17 +387,26 @@ Status Daemon::reload() {
   config_.dry_run = kept.dry_run;
   config_.irq_mode = kept.irq_mode;
   config_.irq_root = kept.irq_root;
+  const Knobs& knobs = monitor_->knobs();
   deps_.log.info("reloaded: governor {}, interval_ms {}, high_threshold {}, low_threshold {}",
-                 config_.governor, config_.knobs.interval_ms, config_.knobs.high_threshold,
-                 config_.knobs.low_threshold);
+                 monitor_->governor().name(), knobs.interval_ms, knobs.high_threshold,
+                 knobs.low_threshold);
   publish(true);
   return {};
 }
 
+void Daemon::retime(std::uint32_t old_interval_ms) {
+  std::uint32_t interval_ms = monitor_->knobs().interval_ms;
+  if (interval_ms != old_interval_ms) {
+    next_period_ns_ = last_period_ns_ + std::int64_t{interval_ms} * 1'000'000;
+  }
+}
+
 std::string Daemon::summary() const {
   return fmt::format("{}: preferred {} of {}, steal_bp {}, last {}", mode_name(mode_),
-                     format_cpulist(preferred_), format_cpulist(online_),
-                     steal_bp_ ? std::to_string(*steal_bp_) : std::string("-"), last_action_);
+                     format_cpulist(preferred()), format_cpulist(online()),
+                     steal_bp_ ? std::to_string(*steal_bp_) : std::string("-"),
+                     action_name(last_action_));
 }
 
 }  // namespace prefcpu

@@ -17,13 +17,21 @@
 #include "daemon/control_server.h"
 #include "daemon/history.h"
 #include "daemon/log.h"
+#include "daemon/preferred_source.h"
 #include "linux/actuator.h"
+#include "linux/cgroup/task_probe.h"
+#include "linux/change_watcher.h"
 #include "linux/clock.h"
 #include "linux/irq/irq_actuator.h"
 #include "linux/journal.h"
 #include "linux/kernel_fs.h"
 
 namespace prefcpu {
+
+struct ProcStatSample {
+  std::uint64_t steal_ticks = 0;
+  CpuSet online;
+};
 
 struct DaemonPaths {
   std::filesystem::path state_dir = "/run/prefcpu";
@@ -36,6 +44,19 @@ using IrqActuatorFactory =
     std::function<std::unique_ptr<Actuator>(KernelFs&, Journal&, const IrqOptions&)>;
 // Re-reads the config file and applies the flags (SIGHUP).
 using ConfigSource = std::function<Result<Config>()>;
+// Per-task kernel state for the cpuset actuator, under a /proc root.
+using TaskProbeFactory =
+    std::function<std::shared_ptr<const TaskProbe>(const KernelFs&, const std::filesystem::path&)>;
+// What tells the loop that a watched directory changed (irqbalance's socket directory).
+using WatcherFactory =
+    std::function<std::unique_ptr<ChangeWatcher>(const std::vector<std::filesystem::path>&)>;
+
+enum class DaemonMode {
+  kEnforce,  // cpusets (and IRQs) follow preferred
+  kDryRun,   // decide and publish, write nothing
+  kMirror,   // CONFIG_PREFERRED_CPU: publish the kernel's mask, steer IRQs only
+  kIdle,     // no hypervisor: nothing to react to, the mask stays full
+};
 
 struct DaemonDeps {
   KernelFs& fs;
@@ -44,13 +65,13 @@ struct DaemonDeps {
   ConfigSource config_source;
   IrqActuatorFactory make_irq = make_irq_actuator;
   std::uint64_t user_hz = 0;  // 0: sysconf(_SC_CLK_TCK)
-};
-
-enum class DaemonMode {
-  kEnforce,  // cpusets (and IRQs) follow preferred
-  kDryRun,   // decide and publish, write nothing
-  kMirror,   // CONFIG_PREFERRED_CPU: publish the kernel's mask, steer IRQs only
-  kIdle,     // no hypervisor: nothing to react to, the mask stays full
+  // The real /proc: sched_getaffinity(2) for affinities. Tests pass a fixture reader.
+  TaskProbeFactory make_task_probe = [](const KernelFs& kernel, const std::filesystem::path& proc) {
+    return std::make_shared<const ProcTaskProbe>(kernel, proc, /*use_syscalls=*/true);
+  };
+  WatcherFactory make_watcher = watch_directories;
+  // Unset: the source of the mode (monitor, mirror, idle). Tests inject others.
+  std::function<std::unique_ptr<PreferredSource>(DaemonMode)> make_source;
 };
 
 std::string_view mode_name(DaemonMode mode);
@@ -81,7 +102,13 @@ class Daemon {
   DaemonMode mode() const { return mode_; }
   const std::string& mode_reason() const { return mode_reason_; }
   const Config& config() const { return config_; }
-  const CpuSet& preferred() const { return preferred_; }
+  // Derived, never stored: the source's mask while running, every online CPU once stopped.
+  CpuSet preferred() const;
+  CpuSet online() const { return monitor_ ? monitor_->online() : CpuSet{}; }
+  // The loop polls this (-1: none) and calls notice_change() when it is readable: the next
+  // period reconciles every actuator.
+  int watch_fd() const { return watcher_ ? watcher_->fd() : -1; }
+  void notice_change();
   const StealMonitor& monitor() const { return *monitor_; }
   const History& history() const { return history_; }
   // Set when an invariant broke: the loop must stop, and stop() restores.
@@ -108,41 +135,53 @@ class Daemon {
   Status detect_mode();
   Status create_actuators();
   IrqOptions irq_options(IrqMode mode) const;
-  // preferred when it changed; status.json when `force` (a change) or a second has passed.
+  Status check_state_dir() const;
+  std::unique_ptr<PreferredSource> make_source() const;
+  // preferred when it changed; status.json when `force` (a change) or at the reconcile cadence.
   void publish(bool force);
+  void publish_file(const std::filesystem::path& path, const std::string& content);
+  // A new interval starts from the last period, as the kernel requeues its work.
+  void retime(std::uint32_t old_interval_ms);
 
   // daemon_period.cpp
+  Result<ProcStatSample> sample();
+  CpuSet believed_online(const CpuSet& listed);
   void apply_actuators();
   void log_step(const Step& step, const CpuSet& before, const CpuSet& online_before);
   void refresh_topology(const CpuSet& online);
-  std::optional<CpuSet> read_kernel_preferred();
+  void count(Action action);
 
   // daemon_control.cpp
   nlohmann::json set_preferred(const nlohmann::json& request, const Peer& peer);
   nlohmann::json set_knob(const nlohmann::json& request, const Peer& peer);
-  void apply_now(std::string_view action);
+  void apply_now(Action action, const CpuSet& before);
 
   DaemonDeps deps_;
   DaemonPaths paths_;
   Config config_;
   DaemonMode mode_ = DaemonMode::kEnforce;
   std::string mode_reason_;
-  std::optional<StealMonitor> monitor_;
+  std::optional<StealMonitor> monitor_;  // knobs, governor, custom mask: their one owner
+  std::unique_ptr<PreferredSource> source_;
+  std::unique_ptr<ChangeWatcher> watcher_;
   Journal journal_;
   std::vector<std::unique_ptr<Actuator>> actuators_;
   std::map<std::string, std::string, std::less<>> actuator_errors_;  // last error, logged once
   History history_;
-  CpuSet preferred_;
-  CpuSet online_;
   std::optional<std::string> published_preferred_;
   std::optional<std::uint64_t> steal_bp_;
-  std::string last_action_ = "none";
+  Action last_action_ = Action::kBaseline;
   std::int64_t last_change_ns_ = 0;
   std::int64_t started_ns_ = 0;
   std::int64_t last_period_ns_ = 0;
   std::int64_t next_period_ns_ = 0;
   std::int64_t status_written_ns_ = 0;
+  std::int64_t next_reconcile_ns_ = 0;
+  bool reconcile_due_ = true;
   std::string last_sample_error_;
+  std::string implausible_noted_;  // the first reason of a run of implausible samples
+  std::string online_disagreement_;
+  std::map<std::string, std::string, std::less<>> publish_errors_;  // file -> last error
   Counters counters_;
   std::optional<std::string> fatal_;
   int lock_fd_ = -1;

@@ -41,10 +41,10 @@ nlohmann::json Daemon::status() const {
       {"mode", mode_name(mode_)},
       {"mode_reason", mode_reason_},
       {"dry_run", config_.dry_run},
-      {"preferred", format_cpulist(preferred_)},
-      {"online", format_cpulist(online_)},
+      {"preferred", format_cpulist(preferred())},
+      {"online", format_cpulist(online())},
       {"steal_bp", steal_bp_ ? nlohmann::json(*steal_bp_) : nullptr},
-      {"last_action", last_action_},
+      {"last_action", action_name(last_action_)},
       {"last_change_age_ms", last_change_ns_ == 0
                                  ? nlohmann::json(nullptr)
                                  : nlohmann::json((now - last_change_ns_) / 1'000'000)},
@@ -72,19 +72,19 @@ nlohmann::json Daemon::status() const {
   return status;
 }
 
-void Daemon::apply_now(std::string_view action) {
-  CpuSet before = preferred_;
-  preferred_ = monitor_->preferred().empty() ? online_ : monitor_->preferred();
-  last_action_ = std::string(action);
+// `before`: the mask enforced until the monitor's custom mask changed.
+void Daemon::apply_now(Action action, const CpuSet& before) {
+  last_action_ = action;
   std::int64_t now = deps_.clock.monotonic_ns();
-  if (before != preferred_) {
+  CpuSet preferred = this->preferred();
+  if (before != preferred) {
     ++counters_.mask_changes;
     last_change_ns_ = now;
-    deps_.log.info("{}; preferred {} -> {}", action, format_cpulist(before),
-                   format_cpulist(preferred_));
+    deps_.log.info("{}; preferred {} -> {}", action_name(action), format_cpulist(before),
+                   format_cpulist(preferred));
   }
   apply_actuators();
-  history_.push({now, std::nullopt, last_action_, preferred_, online_});
+  history_.push({now, std::nullopt, std::string(action_name(action)), preferred, online()});
   publish(true);
 }
 
@@ -98,12 +98,13 @@ nlohmann::json Daemon::set_preferred(const nlohmann::json& request, const Peer& 
     return refuse(protocol::kUnavailable, mode_reason_);
   }
   auto it = request.find("auto");
+  CpuSet before = preferred();
   if (it != request.end() && it->is_boolean() && it->get<bool>()) {
     monitor_->clear_custom_preferred();
     deps_.log.info("set-preferred --auto by uid {} (pid {}): the monitor decides again", peer.uid,
                    peer.pid);
-    apply_now("auto");
-    return {{"ok", true}, {"preferred", format_cpulist(preferred_)}, {"automatic", true}};
+    apply_now(Action::kAuto, before);
+    return {{"ok", true}, {"preferred", format_cpulist(preferred())}, {"automatic", true}};
   }
   auto text = string_field(request, "cpus");
   if (!text) {
@@ -115,24 +116,14 @@ nlohmann::json Daemon::set_preferred(const nlohmann::json& request, const Peer& 
     return refuse(protocol::kInvalid,
                   fmt::format("invalid cpulist \"{}\": {}", *text, cpus.error().message));
   }
-  if (cpus->empty()) {
-    return refuse(protocol::kInvalid,
-                  "custom preferred mask is empty: expected at least one online CPU (use "
-                  "--auto to go back to the monitor)");
-  }
-  if (!cpus->is_subset_of(online_)) {
-    return refuse(protocol::kInvalid,
-                  fmt::format("custom preferred mask \"{}\" includes CPUs that are not online "
-                              "(\"{}\"): expected a subset of online \"{}\"",
-                              *text, format_cpulist(*cpus - online_), format_cpulist(online_)));
-  }
+  // Validated once, in core (check_custom_preferred).
   if (auto status = monitor_->set_custom_preferred(*cpus); !status) {
     return refuse(protocol::kInvalid, status.error().message);
   }
   deps_.log.info("set-preferred {} by uid {} (pid {}): the automatic monitor is off",
                  format_cpulist(*cpus), peer.uid, peer.pid);
-  apply_now("manual");
-  return {{"ok", true}, {"preferred", format_cpulist(preferred_)}, {"automatic", false}};
+  apply_now(Action::kManual, before);
+  return {{"ok", true}, {"preferred", format_cpulist(preferred())}, {"automatic", false}};
 }
 
 nlohmann::json Daemon::set_knob(const nlohmann::json& request, const Peer& peer) {
@@ -157,13 +148,11 @@ nlohmann::json Daemon::set_knob(const nlohmann::json& request, const Peer& peer)
       }
       return refuse(protocol::kInvalid, message);
     }
-    bool new_interval = knobs.interval_ms != monitor_->knobs().interval_ms;
+    std::uint32_t old_interval_ms = monitor_->knobs().interval_ms;
     if (auto status = monitor_->set_knobs(knobs); !status) {
       return refuse(protocol::kInvalid, status.error().message);
     }
-    if (new_interval) {
-      next_period_ns_ = last_period_ns_ + std::int64_t{knobs.interval_ms} * 1'000'000;
-    }
+    retime(old_interval_ms);
   }
   deps_.log.info("set {} {} by uid {} (pid {})", *knob, *value, peer.uid, peer.pid);
   publish(true);

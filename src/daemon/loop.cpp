@@ -66,10 +66,16 @@ void EventLoop::step(std::int64_t max_wait_ns) {
       std::min<std::int64_t>((wait_ns + 999'999) / 1'000'000, std::numeric_limits<int>::max()));
   std::vector<pollfd> fds;
   if (signal_fd_ >= 0) fds.push_back({signal_fd_, POLLIN, 0});
+  int watch_fd = daemon_.watch_fd();
+  if (watch_fd >= 0) fds.push_back({watch_fd, POLLIN, 0});
   if (server_ != nullptr) server_->add_poll_fds(fds);
   int ready = ::poll(fds.data(), fds.size(), timeout_ms);
   if (ready <= 0) return;  // timeout, or EINTR: the next round re-checks
-  if (signal_fd_ >= 0 && (fds[0].revents & POLLIN) != 0) handle_signals();
+  for (const auto& entry : fds) {
+    if ((entry.revents & POLLIN) == 0) continue;
+    if (entry.fd == signal_fd_) handle_signals();
+    if (entry.fd == watch_fd) daemon_.notice_change();  // the next period reconciles
+  }
   if (server_ != nullptr) {
     server_->handle(fds, clock_.monotonic_ns(),
                     [this](const nlohmann::json& request, const Peer& peer) {

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <stdio.h>  // renameat2, RENAME_EXCHANGE
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -44,18 +45,6 @@ int open_retrying(const char* path, int flags, mode_t mode = 0) {
     fd = ::open(path, flags | O_CLOEXEC, mode);
   } while (fd < 0 && errno == EINTR);
   return fd;
-}
-
-Status write_all(int fd, std::string_view data, const std::filesystem::path& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error(errno, "writing", path);
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
 }
 
 Result<std::string> read_to_end(const Fd& fd, const std::filesystem::path& path) {
@@ -177,19 +166,57 @@ Status RealKernelFs::remove_directory(const std::filesystem::path& path) {
   return {};
 }
 
-Status write_file_atomically(const std::filesystem::path& path, std::string_view content) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
+namespace {
+std::filesystem::path spare_of(const std::filesystem::path& path) {
+  return path.parent_path() / ("." + path.filename().string() + ".spare");
+}
+}  // namespace
+
+Status RealKernelFs::replace_file(const std::filesystem::path& path, std::string_view content,
+                                  bool durable) {
+  std::filesystem::path spare = spare_of(path);
   {
-    Fd fd(open_retrying(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
-    if (fd.get() < 0) return errno_error(errno, "creating", temporary);
-    if (auto status = write_all(fd.get(), content, temporary); !status) return status;
-    if (::fsync(fd.get()) != 0) return errno_error(errno, "syncing", temporary);
+    int raw = open_retrying(spare.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW, 0644);
+    if (raw < 0 && errno == ELOOP) {
+      // A symlink (planted, or swapped in by an earlier exchange): remove the link, never its
+      // target, and start a new spare.
+      if (::unlink(spare.c_str()) != 0) return errno_error(errno, "removing", spare);
+      raw = open_retrying(spare.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+    }
+    Fd fd(raw);
+    if (fd.get() < 0) return errno_error(errno, "creating", spare);
+    std::size_t written = 0;
+    while (written < content.size()) {
+      ssize_t n = ::pwrite(fd.get(), content.data() + written, content.size() - written,
+                           static_cast<off_t>(written));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno_error(errno, "writing", spare);
+      written += static_cast<std::size_t>(n);
+    }
+    // Shorten without passing through size 0, which ext4 treats as a replace-via-truncate.
+    if (::ftruncate(fd.get(), static_cast<off_t>(content.size())) != 0) {
+      return errno_error(errno, "truncating", spare);
+    }
+    if (durable && ::fsync(fd.get()) != 0) return errno_error(errno, "syncing", spare);
   }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) return errno_error(errno, "renaming", path);
-  std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
-  Fd dir_fd(open_retrying(dir.c_str(), O_RDONLY | O_DIRECTORY));
-  if (dir_fd.get() >= 0) (void)::fsync(dir_fd.get());
+  // rename(2) replaces a symlink at `path` itself, never its target.
+  if (::renameat2(AT_FDCWD, spare.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) != 0 &&
+      ::rename(spare.c_str(), path.c_str()) != 0) {
+    // The first publication (nothing to exchange with), or a filesystem without the exchange.
+    return errno_error(errno, "renaming", path);
+  }
+  if (durable) {
+    std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
+    Fd dir_fd(open_retrying(dir.c_str(), O_RDONLY | O_DIRECTORY));
+    if (dir_fd.get() < 0 || ::fsync(dir_fd.get()) != 0) return errno_error(errno, "syncing", dir);
+  }
+  return {};
+}
+
+Status RealKernelFs::remove_file(const std::filesystem::path& path) {
+  for (const auto& file : {spare_of(path), path}) {
+    if (::unlink(file.c_str()) != 0 && errno != ENOENT) return errno_error(errno, "removing", file);
+  }
   return {};
 }
 

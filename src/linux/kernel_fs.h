@@ -31,6 +31,13 @@ class KernelFs {
   virtual bool is_directory(const std::filesystem::path& path) const = 0;
   virtual Status make_directory(const std::filesystem::path& path) = 0;
   virtual Status remove_directory(const std::filesystem::path& path) = 0;
+  // The one writer of prefcpu's own files (the journal, status.json, preferred): readers see the
+  // old or the new content whole, never a torn one, and a symlink at `path` is never followed.
+  // `durable`: on disk (fsync'd, directory too) before it returns, as the journal must be.
+  virtual Status replace_file(const std::filesystem::path& path, std::string_view content,
+                              bool durable) = 0;
+  // A missing file is not an error.
+  virtual Status remove_file(const std::filesystem::path& path) = 0;
 };
 
 // The real thing: plain POSIX calls with EINTR retried.
@@ -53,6 +60,12 @@ class RealKernelFs final : public KernelFs {
   bool is_directory(const std::filesystem::path& path) const override;
   Status make_directory(const std::filesystem::path& path) override;
   Status remove_directory(const std::filesystem::path& path) override;
+  // The new content goes into a spare file beside `path`, overwritten in place, which
+  // renameat2(RENAME_EXCHANGE) swaps with the published one: no inode is allocated or freed per
+  // write, which on a disk-backed /run (ext4 with discard) costs far more than the write.
+  Status replace_file(const std::filesystem::path& path, std::string_view content,
+                      bool durable) override;
+  Status remove_file(const std::filesystem::path& path) override;
 
  private:
   struct KeptFile {
@@ -62,9 +75,5 @@ class RealKernelFs final : public KernelFs {
   std::map<std::filesystem::path, KeptFile> kept_;  // procfs files being reread
   std::set<std::filesystem::path> not_procfs_;      // reread paths found elsewhere: read afresh
 };
-
-// Writes a regular file so readers see the old or the new content, never a torn one:
-// write a temporary file, fsync it, rename it over the target, fsync the directory.
-Status write_file_atomically(const std::filesystem::path& path, std::string_view content);
 
 }  // namespace prefcpu

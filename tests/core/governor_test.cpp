@@ -77,6 +77,20 @@ TEST(EwmaGovernor, SmoothsASingleSpike) {
   EXPECT_EQ(run(*sustained, {1200, 1200}), (std::vector<Decision>{S, S}));
 }
 
+// Pins the weight (1/4) and both band edges: > high shrinks, <= low grows.
+TEST(EwmaGovernor, WeightIsAQuarterAndTheBandsAreTheKernels) {
+  auto at = [](std::uint64_t second) {
+    auto g = governor("ewma");
+    (void)g->decide(0, {});
+    return g->decide(second, {});
+  };
+  EXPECT_EQ(at(2000), H) << "average 500 exactly: not above high 500";
+  EXPECT_EQ(at(2004), S) << "average 501";
+  EXPECT_EQ(at(1000), H) << "average 250 (a weight of 1/5 would give 200, a grow)";
+  EXPECT_EQ(at(800), G) << "average 200 exactly: at low 200 grows";
+  EXPECT_EQ(at(804), H) << "average 201";
+}
+
 TEST(GovernorRegistry, ListsTheBuiltIns) {
   EXPECT_EQ(governor_names(), "none, kernel, kernel-v2, ewma");
   for (const auto& info : governors()) {

@@ -145,5 +145,22 @@ TEST(FollowHotplug, NoChangeIsIdentity) {
   EXPECT_EQ(format_cpulist(follow_hotplug(list("0-3"), list("0-7"), list("0-7"))), "0-3");
 }
 
+TEST(WithinOnline, KeepsTheOnlinePartAndIsNeverEmpty) {
+  EXPECT_EQ(format_cpulist(within_online(*parse_cpulist("1-5"), *parse_cpulist("0-3"))), "1-3");
+  EXPECT_EQ(format_cpulist(within_online(*parse_cpulist("7"), *parse_cpulist("0-3"))), "0-3");
+  EXPECT_EQ(format_cpulist(within_online(CpuSet{}, *parse_cpulist("0-3"))), "0-3");
+}
+
+TEST(CheckCustomPreferred, NeedsANonEmptyOnlineMask) {
+  auto online = *parse_cpulist("0-3");
+  EXPECT_TRUE(check_custom_preferred(*parse_cpulist("1-2"), online));
+  EXPECT_FALSE(check_custom_preferred(CpuSet{}, online));
+  auto offline = check_custom_preferred(*parse_cpulist("3-4"), online);
+  ASSERT_FALSE(offline);
+  EXPECT_EQ(offline.error().message,
+            "custom preferred mask \"3-4\" includes CPUs that are not online (\"4\"): expected "
+            "a subset of online \"0-3\"");
+}
+
 }  // namespace
 }  // namespace prefcpu

@@ -130,14 +130,47 @@ TEST(StealMonitor, CustomMaskIsValidated) {
   auto empty = m.set_custom_preferred(CpuSet{});
   ASSERT_FALSE(empty);
   EXPECT_EQ(empty.error().message,
-            "custom preferred mask is empty: expected at least one online CPU");
+            "custom preferred mask is empty: expected at least one online CPU (or --auto to go "
+            "back to the monitor)");
   auto offline = m.set_custom_preferred(list("2-5"));
   ASSERT_FALSE(offline);
   EXPECT_EQ(offline.error().message,
-            "custom preferred mask \"2-5\" includes offline CPUs \"4-5\": expected a subset of "
-            "online \"0-3\"");
+            "custom preferred mask \"2-5\" includes CPUs that are not online (\"4-5\"): expected "
+            "a subset of online \"0-3\"");
   EXPECT_TRUE(m.automatic());
   EXPECT_EQ(format_cpulist(m.preferred()), "0-3");
+}
+
+TEST(StealMonitor, ClearingTheCustomMaskResetsTheGovernor) {
+  auto m = monitor("cores=4,smt=1", "kernel-v2");
+  (void)m.observe({0, 0, list("0-3")});
+  std::uint64_t steal = ticks_for(900, 4);
+  EXPECT_EQ(m.observe({kSecond, steal, list("0-3")}).action, Action::kHold);  // one high sample
+  ASSERT_TRUE(m.set_custom_preferred(list("1")));
+  m.clear_custom_preferred();
+  steal += ticks_for(900, 4);
+  auto step = m.observe({2 * kSecond, steal, list("0-3")});
+  EXPECT_EQ(step.action, Action::kHold) << "the high sample before the custom mask is forgotten";
+  EXPECT_EQ(format_cpulist(step.preferred), "0-3");
+}
+
+TEST(StealMonitor, ImplausibleSamplesAreSkipsWithAReasonWhenAsked) {
+  auto m = monitor("cores=4,smt=1");
+  m.reject_implausible(true);
+  (void)m.observe({0, 1000, list("0-3")});
+  auto back = m.observe({kSecond, 500, list("0-3")});
+  EXPECT_EQ(back.action, Action::kSkip);
+  EXPECT_EQ(back.skip_reason, "steal went back from 1000 to 500 ticks");
+  EXPECT_FALSE(back.steal_bp.has_value());
+  auto jump = m.observe({2 * kSecond, 1000, list("0-3")});
+  EXPECT_EQ(jump.action, Action::kSkip);
+  EXPECT_EQ(jump.skip_reason,
+            "steal_bp 12500 is more than all the time of 4 online CPUs (10000, plus 100 for tick "
+            "rounding)");
+  EXPECT_EQ(format_cpulist(jump.preferred), "0-3");
+  EXPECT_EQ(m.observe({3 * kSecond, 1000 + ticks_for(10100, 4), list("0-3")}).action,
+            Action::kShrink)
+      << "all of the time plus one tick per CPU is still believed";
 }
 
 TEST(StealMonitor, KnobsChangeAtRuntimeWithValidation) {
@@ -177,6 +210,10 @@ TEST(ActionName, MatchesTheReplayVocabulary) {
   EXPECT_EQ(action_name(Action::kHold), "hold");
   EXPECT_EQ(action_name(Action::kSkip), "skip");
   EXPECT_EQ(action_name(Action::kManual), "manual");
+  EXPECT_EQ(action_name(Action::kAuto), "auto");
+  EXPECT_EQ(action_name(Action::kIdle), "idle");
+  EXPECT_EQ(action_name(Action::kMirror), "mirror");
+  EXPECT_EQ(action_name(Action::kError), "error");
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ class CpusetActuatorTest : public ::testing::TestWithParam<CgroupVersion>, publi
   CgroupVersion version() const { return GetParam(); }
 
   nlohmann::json journal_on_disk() const {
-    auto loaded = Journal::load(journal.path());
+    auto loaded = Journal::load(testing::real_fs(), journal.path());
     return loaded.ok() && *loaded ? **loaded : nlohmann::json();
   }
   int count_notices(std::string_view needle) const {
@@ -167,7 +167,7 @@ TEST_P(CpusetActuatorTest, RelistsTheTreeOnAMaskChangeOrOnceASecond) {
   CpusetOptions options;
   options.hierarchy = fake.hierarchy();
   options.proc_root = fake.proc_root();
-  options.now_ns = [&clock] { return clock.monotonic_ns(); };
+  options.clock = &clock;
   auto actuator = *CpusetActuator::create(fake, journal, options);
   ASSERT_TRUE(actuator->apply(cpus("0-2"), online).ok());
   fake.make_cgroup("late", "0-3");
@@ -196,7 +196,7 @@ TEST_P(CpusetActuatorTest, AForeignWriteIsSeenAtTheNextPeriodBetweenListings) {
   CpusetOptions options;
   options.hierarchy = fake.hierarchy();
   options.proc_root = fake.proc_root();
-  options.now_ns = [&clock] { return clock.monotonic_ns(); };
+  options.clock = &clock;
   auto actuator = *CpusetActuator::create(fake, journal, options);
   ASSERT_TRUE(actuator->apply(cpus("0-2"), online).ok());
   clock.advance(100'000'000);

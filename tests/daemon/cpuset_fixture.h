@@ -36,13 +36,18 @@ class CpusetFixture {
     EXPECT_TRUE(actuator.ok()) << (actuator.ok() ? "" : actuator.error().message);
     return actuator.ok() ? std::move(*actuator) : nullptr;
   }
+  CpusetOptions recovery_options() const {
+    CpusetOptions options;
+    options.proc_root = fake.proc_root();
+    return options;
+  }
   std::unique_ptr<CpusetActuator> make(std::vector<std::string> cgroups = {}, bool shield = false) {
     return make(fake, std::move(cgroups), shield);
   }
 
   FixtureTree tree;
   FakeCgroupFs fake;
-  Journal journal{tree.path("journal.json")};
+  Journal journal{testing::real_fs(), tree.path("journal.json")};
   std::vector<std::string> notices;
   const CpuSet online = cpus("0-3");
 };

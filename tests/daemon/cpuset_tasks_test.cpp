@@ -147,7 +147,7 @@ TEST_F(CpusetTasks, RecoversEverythingFromACrashJournal) {
   fake.add_task(500, {"", std::nullopt});
   nlohmann::json section;
   {
-    Journal crashed(tree.path("crashed.json"));
+    Journal crashed(testing::real_fs(), tree.path("crashed.json"));
     CpusetOptions options;
     options.hierarchy = fake.hierarchy();
     options.shield = true;
@@ -160,7 +160,7 @@ TEST_F(CpusetTasks, RecoversEverythingFromACrashJournal) {
     // SIGKILL: the actuator is gone without restore(); only the journal is left.
   }
   ASSERT_EQ(fake.cpus("work"), "0-1");
-  auto recovering = CpusetActuator::for_recovery(fake, journal, fake.proc_root(), nullptr);
+  auto recovering = CpusetActuator::for_recovery(fake, journal, recovery_options());
   auto recovered = recovering->recover(section);
   ASSERT_TRUE(recovered.ok()) << recovered.error().message;
   EXPECT_EQ(fake.cpus("work"), "0-3");
@@ -172,7 +172,7 @@ TEST_F(CpusetTasks, RecoversEverythingFromACrashJournal) {
 }
 
 TEST_F(CpusetTasks, AMalformedJournalSectionIsRefused) {
-  auto recovering = CpusetActuator::for_recovery(fake, journal, fake.proc_root(), nullptr);
+  auto recovering = CpusetActuator::for_recovery(fake, journal, recovery_options());
   auto status = recovering->recover({{"root", 5}});
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().message.find("malformed"), std::string::npos);

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "daemon/daemon.h"
 #include "fake_cgroupfs.h"
@@ -46,6 +48,17 @@ class FakeIrqActuator final : public Actuator {
   FakeIrqCalls& calls_;
 };
 
+// A change watcher the test fires by hand (Daemon::notice_change, as the loop would).
+class FakeWatcher final : public ChangeWatcher {
+ public:
+  explicit FakeWatcher(bool& pending) : pending_(pending) {}
+  int fd() const override { return -1; }
+  bool drain() override { return std::exchange(pending_, false); }
+
+ private:
+  bool& pending_;
+};
+
 class DaemonTest : public ::testing::Test {
  protected:
   DaemonTest() {
@@ -79,6 +92,15 @@ class DaemonTest : public ::testing::Test {
       ++irq_calls.created;
       return std::make_unique<FakeIrqActuator>(irq_calls);
     };
+    // The fixture's /proc: files, not sched_getaffinity(2) on this machine's TIDs.
+    deps.make_task_probe = [](const KernelFs& kernel, const std::filesystem::path& proc) {
+      return std::make_shared<const ProcTaskProbe>(kernel, proc, /*use_syscalls=*/false);
+    };
+    deps.make_watcher = [this](const std::vector<std::filesystem::path>& dirs) {
+      watched = dirs;
+      return std::make_unique<FakeWatcher>(watcher_pending);
+    };
+    deps.make_source = make_source;
     return std::make_unique<Daemon>(std::move(deps), paths(), config);
   }
   std::unique_ptr<Daemon> start() {
@@ -116,6 +138,9 @@ class DaemonTest : public ::testing::Test {
   Config config;
   Result<Config> next_config = Config{};
   FakeIrqCalls irq_calls;
+  bool watcher_pending = false;
+  std::vector<std::filesystem::path> watched;
+  std::function<std::unique_ptr<PreferredSource>(DaemonMode)> make_source;
   std::uint64_t steal_ticks = 1000;
   std::unique_ptr<Daemon> daemon;
 };

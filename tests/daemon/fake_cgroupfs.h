@@ -69,6 +69,11 @@ class FakeCgroupFs final : public KernelFs {
   bool is_directory(const std::filesystem::path& path) const override;
   Status make_directory(const std::filesystem::path& path) override;
   Status remove_directory(const std::filesystem::path& path) override;
+  Status replace_file(const std::filesystem::path& path, std::string_view content,
+                      bool durable) override {
+    return real_.replace_file(path, content, durable);
+  }
+  Status remove_file(const std::filesystem::path& path) override { return real_.remove_file(path); }
 
  private:
   std::optional<std::string> relative_to_root(const std::filesystem::path& path) const;

@@ -45,7 +45,7 @@ TEST(Soak, AThousandShrinkGrowCyclesLoseNoPin) {
   }
 
   // The journal on tmpfs, as /run usually is: this test is about pins, not disk latency.
-  Journal journal(std::filesystem::path("/dev/shm") /
+  Journal journal(testing::real_fs(), std::filesystem::path("/dev/shm") /
                   ("prefcpu-soak-" + std::to_string(::getpid()) + ".json"));
   RealKernelFs fs;
   CpusetOptions options;

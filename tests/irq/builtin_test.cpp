@@ -22,7 +22,7 @@ const CpuSet kShrunk{0, 1};
 
 class BuiltinTest : public ::testing::Test {
  protected:
-  BuiltinTest() : faulty_(real_), journal_(tree_.path("journal.json")) {
+  BuiltinTest() : faulty_(real_), journal_(testing::real_fs(), tree_.path("journal.json")) {
     irq("24", "0-3");  // spans both halves: keeps its preferred part
     irq("25", "2-3");  // only non-preferred CPUs: falls back to preferred
     irq("26", "3");    // a single non-preferred CPU: a deliberate pin, left alone
@@ -53,7 +53,7 @@ class BuiltinTest : public ::testing::Test {
     return make_irq_actuator(fs, journal_, options());
   }
   nlohmann::json journal_on_disk() const {
-    auto loaded = Journal::load(tree_.path("journal.json"));
+    auto loaded = Journal::load(testing::real_fs(), tree_.path("journal.json"));
     EXPECT_TRUE(loaded) << loaded.error().message;
     if (!loaded || !loaded->has_value()) return nullptr;
     return (**loaded)["irqs"];
@@ -144,7 +144,7 @@ class JournalFirstFs final : public testing::ForwardingKernelFs {
       auto current = inner().read(path);
       std::string before = current ? *current : "";
       if (before.ends_with('\n')) before.pop_back();
-      auto loaded = Journal::load(journal_);
+      auto loaded = Journal::load(testing::real_fs(), journal_);
       bool journaled = loaded && loaded->has_value() &&
                        (**loaded)["irqs"]["builtin"]["irqs"].value(irq, "") == before;
       if (!journaled) ++unjournaled_writes;
@@ -269,16 +269,16 @@ TEST_F(BuiltinTest, CrashIsUndoneFromTheJournal) {
     EXPECT_EQ(affinity("24"), "0");
     // No restore(): the instance dies here, as on SIGKILL.
   }
-  auto loaded = Journal::load(tree_.path("journal.json"));
+  auto loaded = Journal::load(testing::real_fs(), tree_.path("journal.json"));
   ASSERT_TRUE(loaded && loaded->has_value());
-  Journal fresh(tree_.path("journal.json"));
+  Journal fresh(testing::real_fs(), tree_.path("journal.json"));
   auto actuator = make_irq_actuator(faulty_, fresh, options());
   ASSERT_TRUE(actuator->recover((**loaded)["irqs"]));
   EXPECT_EQ(affinity("24"), "0-3");
   EXPECT_EQ(affinity("25"), "2-3");
   EXPECT_EQ(affinity("27"), "0-1");
   EXPECT_EQ(tree_.read("irq/default_smp_affinity"), "f");
-  auto after = Journal::load(tree_.path("journal.json"));
+  auto after = Journal::load(testing::real_fs(), tree_.path("journal.json"));
   ASSERT_TRUE(after && after->has_value());
   EXPECT_EQ((**after)["irqs"], nlohmann::json::object());
 }
@@ -288,10 +288,10 @@ TEST_F(BuiltinTest, RecoveryRefusedNowIsFinishedLaterFromTheJournalsOriginal) {
     auto crashed = make(faulty_);
     ASSERT_TRUE(crashed->apply(CpuSet{0}, kOnline));
   }
-  auto loaded = Journal::load(tree_.path("journal.json"));
+  auto loaded = Journal::load(testing::real_fs(), tree_.path("journal.json"));
   ASSERT_TRUE(loaded && loaded->has_value());
   faulty_.fail_writes(affinity_path("24"), EBUSY, /*times=*/1);
-  Journal fresh(tree_.path("journal.json"));
+  Journal fresh(testing::real_fs(), tree_.path("journal.json"));
   auto actuator = make_irq_actuator(faulty_, fresh, options());
   auto recovered = actuator->recover((**loaded)["irqs"]);
   ASSERT_FALSE(recovered);
@@ -345,7 +345,7 @@ TEST(IrqMode, ParseAndOff) {
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("auto, builtin, irqbalance or off"), std::string::npos);
   RealKernelFs fs;
-  Journal journal("/nonexistent/journal.json");
+  Journal journal(testing::real_fs(), "/nonexistent/journal.json");
   IrqOptions options;
   options.mode = IrqMode::kOff;
   EXPECT_EQ(make_irq_actuator(fs, journal, options), nullptr);

@@ -81,7 +81,7 @@ class FakeSteal {
       for (unsigned cpu : online_) {
         text += fmt::format("cpu{} 500 0 500 50000 0 0 0 {} 0 0\n", cpu, share);
       }
-      (void)write_file_atomically(path_, text);
+      (void)testing::real_fs().replace_file(path_, text, false);
       std::this_thread::sleep_for(50ms);
     }
   }

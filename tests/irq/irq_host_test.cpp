@@ -63,7 +63,7 @@ TEST_F(HostIrqTest, BuiltinChangesOneRealIrqAndRestoresIt) {
     std::filesystem::create_symlink(file, tree.path("irq/" + irq + "/smp_affinity_list"));
     tree.file("irq/default_smp_affinity", "3\n");
     RealKernelFs fs;
-    Journal journal(tree.path("journal.json"));
+    Journal journal(testing::real_fs(), tree.path("journal.json"));
     IrqOptions options;
     options.mode = IrqMode::kBuiltin;
     options.irq_root = tree.path("irq");
@@ -132,7 +132,7 @@ class RealIrqbalanceTest : public HostIrqTest {
   void steer_and_give_back(const CpuSet& user_banned) {
     ASSERT_TRUE(irqbalance_->wait_for_banned(user_banned, 5s));
     FixtureTree tree;
-    Journal journal(tree.path("journal.json"));
+    Journal journal(testing::real_fs(), tree.path("journal.json"));
     auto actuator = make(journal);
     CpuSet non_preferred = online_ - preferred_;
 
@@ -173,7 +173,7 @@ TEST_F(RealIrqbalanceTest, KeepsTheUsersOwnBannedCpus) {
 TEST_F(RealIrqbalanceTest, RestartedIrqbalanceIsBannedAgain) {
   start();
   FixtureTree tree;
-  Journal journal(tree.path("journal.json"));
+  Journal journal(testing::real_fs(), tree.path("journal.json"));
   auto actuator = make(journal);
   CpuSet non_preferred = online_ - preferred_;
   ASSERT_TRUE(actuator->apply(preferred_, online_));

@@ -23,7 +23,7 @@ const CpuSet kShrunk{0, 1};
 
 class IrqbalanceModeTest : public ::testing::Test {
  protected:
-  IrqbalanceModeTest() : faulty_(real_), journal_(tree_.path("journal.json")) {
+  IrqbalanceModeTest() : faulty_(real_), journal_(testing::real_fs(), tree_.path("journal.json")) {
     tree_.file("irq/24/smp_affinity_list", "0-3\n");
     tree_.file("irq/26/smp_affinity_list", "3\n");
     tree_.file("irq/default_smp_affinity", "f\n");
@@ -56,7 +56,7 @@ class IrqbalanceModeTest : public ::testing::Test {
     }));
   }
   nlohmann::json journal_on_disk() const {
-    auto loaded = Journal::load(tree_.path("journal.json"));
+    auto loaded = Journal::load(testing::real_fs(), tree_.path("journal.json"));
     if (!loaded || !loaded->has_value()) return nullptr;
     return (**loaded)["irqs"];
   }
@@ -206,9 +206,9 @@ TEST_F(IrqbalanceModeTest, CrashRecoveryGivesTheSameIrqbalanceItsSetBack) {
   }
   irqbalance.scan();  // its setup now shows prefcpu's ban
   ASSERT_EQ(irqbalance.banned(), (CpuSet{2, 3}));
-  auto loaded = Journal::load(tree_.path("journal.json"));
+  auto loaded = Journal::load(testing::real_fs(), tree_.path("journal.json"));
   ASSERT_TRUE(loaded && loaded->has_value());
-  Journal fresh(tree_.path("journal.json"));
+  Journal fresh(testing::real_fs(), tree_.path("journal.json"));
   auto actuator = make_irq_actuator(faulty_, fresh, options());
   ASSERT_TRUE(actuator->recover((**loaded)["irqs"]));
   EXPECT_EQ(settings(irqbalance).back(), "settings cpus NULL");
@@ -227,9 +227,9 @@ TEST_F(IrqbalanceModeTest, CrashRecoveryLeavesANewIrqbalanceAlone) {
     ASSERT_TRUE(crashed->apply(kShrunk, kOnline));
   }
   FakeIrqbalance restarted(run_dir(), 200, CpuSet{});
-  auto loaded = Journal::load(tree_.path("journal.json"));
+  auto loaded = Journal::load(testing::real_fs(), tree_.path("journal.json"));
   ASSERT_TRUE(loaded && loaded->has_value());
-  Journal fresh(tree_.path("journal.json"));
+  Journal fresh(testing::real_fs(), tree_.path("journal.json"));
   auto actuator = make_irq_actuator(faulty_, fresh, options());
   ASSERT_TRUE(actuator->recover((**loaded)["irqs"]));
   EXPECT_TRUE(settings(restarted).empty());

@@ -98,7 +98,7 @@ TEST(RealKernelFs, RereadOfARegularFileSeesAReplacementByRename) {
   auto before = fs.reread(tree.path("stat"));
   ASSERT_TRUE(before);
   EXPECT_EQ(*before, "cpu  1 0 0 0 0 0 0 5\n");
-  ASSERT_TRUE(write_file_atomically(tree.path("stat"), "cpu  1 0 0 0 0 0 0 9\n"));
+  ASSERT_TRUE(fs.replace_file(tree.path("stat"), "cpu  1 0 0 0 0 0 0 9\n", false));
   auto after = fs.reread(tree.path("stat"));
   ASSERT_TRUE(after);
   EXPECT_EQ(*after, "cpu  1 0 0 0 0 0 0 9\n");
@@ -107,13 +107,21 @@ TEST(RealKernelFs, RereadOfARegularFileSeesAReplacementByRename) {
   EXPECT_EQ(missing.error().errno_value, ENOENT);
 }
 
-TEST(WriteFileAtomically, ReplacesContentAndLeavesNoTemporary) {
+TEST(ReplaceFile, ReplacesContentWholeAndRemovesItsSpareWithTheFile) {
   FixtureTree tree;
   tree.file("state/preferred", "0-3\n");
-  ASSERT_TRUE(write_file_atomically(tree.path("state/preferred"), "0-1\n"));
-  EXPECT_EQ(tree.read("state/preferred"), "0-1\n");
-  EXPECT_FALSE(tree.exists("state/preferred.tmp"));
-  auto missing_dir = write_file_atomically(tree.path("nope/preferred"), "0\n");
+  RealKernelFs fs;
+  for (bool durable : {false, true}) {
+    ASSERT_TRUE(fs.replace_file(tree.path("state/preferred"), "0-1\n", durable));
+    EXPECT_EQ(tree.read("state/preferred"), "0-1\n");
+    ASSERT_TRUE(fs.replace_file(tree.path("state/preferred"), "0\n", durable));
+    EXPECT_EQ(tree.read("state/preferred"), "0\n") << "a shorter content leaves no tail";
+  }
+  ASSERT_TRUE(fs.remove_file(tree.path("state/preferred")));
+  EXPECT_FALSE(tree.exists("state/preferred"));
+  EXPECT_FALSE(tree.exists("state/.preferred.spare"));
+  EXPECT_TRUE(fs.remove_file(tree.path("state/preferred"))) << "already gone is fine";
+  auto missing_dir = fs.replace_file(tree.path("nope/preferred"), "0\n", true);
   ASSERT_FALSE(missing_dir);
   EXPECT_EQ(missing_dir.error().errno_value, ENOENT);
 }

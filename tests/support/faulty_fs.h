@@ -25,17 +25,28 @@ class FaultyKernelFs final : public ForwardingKernelFs {
     return it == attempts_.end() ? 0 : it->second;
   }
 
+  // Writes and replacements (the journal, status.json, preferred) alike.
   Status write(const std::filesystem::path& path, std::string_view value) override {
+    if (auto fault = injected(path); !fault) return fault;
+    return ForwardingKernelFs::write(path, value);
+  }
+  Status replace_file(const std::filesystem::path& path, std::string_view content,
+                      bool durable) override {
+    if (auto fault = injected(path); !fault) return fault;
+    return ForwardingKernelFs::replace_file(path, content, durable);
+  }
+
+ private:
+  Status injected(const std::filesystem::path& path) {
     std::string key = path.lexically_normal().string();
     ++attempts_[key];
     if (auto it = faults_.find(key); it != faults_.end() && it->second.times != 0) {
       if (it->second.times > 0) --it->second.times;
       return make_errno_error(it->second.err, "writing {}: {}", key, std::strerror(it->second.err));
     }
-    return ForwardingKernelFs::write(path, value);
+    return {};
   }
 
- private:
   struct Fault {
     int err;
     int times;

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "linux/kernel_fs.h"
+
 namespace prefcpu::testing {
 
 class FixtureTree {
@@ -26,5 +28,11 @@ class FixtureTree {
  private:
   std::filesystem::path root_;
 };
+
+// The real filesystem, for journals and state files in fixture directories.
+inline KernelFs& real_fs() {
+  static RealKernelFs fs;
+  return fs;
+}
 
 }  // namespace prefcpu::testing

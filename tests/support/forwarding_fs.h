@@ -37,6 +37,13 @@ class ForwardingKernelFs : public KernelFs {
   Status remove_directory(const std::filesystem::path& path) override {
     return inner_.remove_directory(path);
   }
+  Status replace_file(const std::filesystem::path& path, std::string_view content,
+                      bool durable) override {
+    return inner_.replace_file(path, content, durable);
+  }
+  Status remove_file(const std::filesystem::path& path) override {
+    return inner_.remove_file(path);
+  }
 
  protected:
   KernelFs& inner() const { return inner_; }

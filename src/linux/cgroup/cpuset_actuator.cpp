@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 
 namespace prefcpu {
 
@@ -10,10 +9,8 @@ namespace {
 
 constexpr std::int64_t kRediscoverNs = 1'000'000'000;
 
-std::int64_t micros_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                               start)
-      .count();
+std::int64_t now_ns(Clock* clock) {
+  return clock != nullptr ? clock->monotonic_ns() : 0;
 }
 
 std::string join(const std::vector<std::string>& parts, std::string_view separator) {
@@ -44,8 +41,9 @@ Status check_cgroup_name(std::string_view name) {
 
 CpusetActuator::CpusetActuator(KernelFs& fs, Journal& journal, CpusetOptions options)
     : fs_(fs), journal_(journal), options_(std::move(options)) {
-  probe_ = std::make_unique<ProcTaskProbe>(fs_, options_.proc_root,
-                                           options_.proc_root == std::filesystem::path("/proc"));
+  probe_ = options_.probe ? options_.probe
+                          : std::make_shared<ProcTaskProbe>(fs_, options_.proc_root,
+                                                            /*use_syscalls=*/false);
 }
 
 Result<std::unique_ptr<CpusetActuator>> CpusetActuator::create(KernelFs& fs, Journal& journal,
@@ -82,11 +80,7 @@ Result<std::unique_ptr<CpusetActuator>> CpusetActuator::create(KernelFs& fs, Jou
 }
 
 std::unique_ptr<CpusetActuator> CpusetActuator::for_recovery(KernelFs& fs, Journal& journal,
-                                                             std::filesystem::path proc_root,
-                                                             NoticeSink notice) {
-  CpusetOptions options;
-  options.proc_root = std::move(proc_root);
-  options.notice = std::move(notice);
+                                                             CpusetOptions options) {
   return std::unique_ptr<CpusetActuator>(new CpusetActuator(fs, journal, std::move(options)));
 }
 
@@ -264,7 +258,7 @@ Result<std::vector<CgroupPlan>> CpusetActuator::plan_writes(const CpuSet& prefer
 }
 
 Status CpusetActuator::apply(const CpuSet& preferred, const CpuSet& online) {
-  auto start = std::chrono::steady_clock::now();
+  std::int64_t start = now_ns(options_.clock);
   if (!tree_) return make_error("cpuset actuator has no hierarchy (recovery only)");
   std::vector<std::string> errors;
   if (options_.shield && !shield_active_) {
@@ -272,7 +266,7 @@ Status CpusetActuator::apply(const CpuSet& preferred, const CpuSet& online) {
   }
   // A change of mask is when a new cgroup or task matters most; otherwise once a second is enough.
   std::optional<std::int64_t> now;
-  if (options_.now_ns) now = options_.now_ns();
+  if (options_.clock != nullptr) now = options_.clock->monotonic_ns();
   bool relist = !now || !discovered_ns_ || preferred != last_preferred_ || online != last_online_ ||
                 *now - *discovered_ns_ >= kRediscoverNs;
   if (relist) {
@@ -313,7 +307,7 @@ Status CpusetActuator::apply(const CpuSet& preferred, const CpuSet& online) {
     CpuSet removed = before - write.value.effective(online);
     if (!removed.empty()) shrunk[write.relative] |= removed;
   }
-  if (!writes.empty()) counters_.last_write_latency_us = micros_since(start);
+  if (!writes.empty()) counters_.last_write_latency_us = (now_ns(options_.clock) - start) / 1000;
 
   // Counted after the write, so the write is not delayed by ~8 us of /proc/PID/stat per task.
   if (!shrunk.empty()) {
@@ -325,7 +319,7 @@ Status CpusetActuator::apply(const CpuSet& preferred, const CpuSet& online) {
   // Pinned tasks can go back only when their origin grows (a mask change) or they widen their
   // own affinity, which the once-a-second pass catches.
   if (tree_->version() == CgroupVersion::kV1 && (relist || !writes.empty())) return_pinned(errors);
-  counters_.last_apply_us = micros_since(start);
+  counters_.last_apply_us = (now_ns(options_.clock) - start) / 1000;
   if (!errors.empty()) return make_error("{}", join(errors, "; "));
   return {};
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "linux/actuator.h"
+#include "linux/clock.h"
 #include "linux/cgroup/cpus_watch.h"
 #include "linux/cgroup/cpuset_plan.h"
 #include "linux/cgroup/cpuset_tree.h"
@@ -34,10 +35,13 @@ struct CpusetOptions {
   bool shield = false;               // v1: move the root's tasks into prefcpu-workload
   std::filesystem::path proc_root = "/proc";
   NoticeSink notice;
-  // CLOCK_MONOTONIC in ns (the daemon passes its Clock). The cgroup tree is re-listed when
-  // preferred or online changes and otherwise at most once a second: listing is most of a steady
-  // period's cost. Unset: every apply.
-  std::function<std::int64_t()> now_ns;
+  // The daemon's Clock. The cgroup tree is re-listed when preferred or online changes and
+  // otherwise at most once a second: listing is most of an apply's cost. Unset: every apply, and
+  // no latencies in status().
+  Clock* clock = nullptr;
+  // Per-task kernel state. Unset: a ProcTaskProbe reading files under proc_root (fixture trees);
+  // prefcpud passes the one that asks sched_getaffinity(2) on the real /proc.
+  std::shared_ptr<const TaskProbe> probe;
 };
 
 class CpusetActuator final : public Actuator {
@@ -53,8 +57,7 @@ class CpusetActuator final : public Actuator {
   // An actuator that only knows how to undo a journal section (recover), whatever the current
   // configuration is.
   static std::unique_ptr<CpusetActuator> for_recovery(KernelFs& fs, Journal& journal,
-                                                      std::filesystem::path proc_root,
-                                                      NoticeSink notice);
+                                                      CpusetOptions options);
 
   std::string_view name() const override { return kName; }
   Status apply(const CpuSet& preferred, const CpuSet& online) override;
@@ -127,7 +130,7 @@ class CpusetActuator final : public Actuator {
   Journal& journal_;
   CpusetOptions options_;
   std::optional<CpusetTree> tree_;
-  std::unique_ptr<ProcTaskProbe> probe_;
+  std::shared_ptr<const TaskProbe> probe_;
   std::map<std::string, Managed> managed_;
   std::map<pid_t, PinnedTask> pinned_;
   std::vector<std::string> created_;
