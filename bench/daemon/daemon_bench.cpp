@@ -183,7 +183,8 @@ void BM_SteadyPeriodWithActuators(benchmark::State& state) {
   state.counters["irqs"] = irqs;
   auto status = daemon.status();
   state.counters["mask_changes"] = status["counters"]["mask_changes"].get<double>();
-  state.SetLabel(real ? "builtin IRQs (fixture) + real cgroupfs" : "builtin IRQs + fixture cpusets");
+  state.SetLabel(real ? "builtin IRQs (fixture) + real cgroupfs"
+                      : "builtin IRQs + fixture cpusets");
   (void)daemon.stop();
 }
 BENCHMARK(BM_SteadyPeriodWithActuators)

@@ -19,7 +19,18 @@ namespace prefcpu {
 
 // What happened to the preferred mask in one step. The monitor yields the first six; prefcpud's
 // other sources of the mask add auto (custom mask cleared), idle, mirror, and error (no sample).
-enum class Action { kBaseline, kShrink, kGrow, kHold, kSkip, kManual, kAuto, kIdle, kMirror, kError };
+enum class Action {
+  kBaseline,
+  kShrink,
+  kGrow,
+  kHold,
+  kSkip,
+  kManual,
+  kAuto,
+  kIdle,
+  kMirror,
+  kError
+};
 
 std::string_view action_name(Action action);
 

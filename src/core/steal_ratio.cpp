@@ -63,9 +63,9 @@ StealRatio StealMeter::observe(const StealReading& reading) {
   if (reject_implausible_) {
     // All the time of every CPU is 10000 bp; /proc/stat truncates each CPU's steal to a tick, so
     // the aggregate may run ahead by one tick per CPU.
-    std::uint64_t slack = steal_basis_points(ticks_to_ns(reading.online_cpus),
-                                             static_cast<std::uint64_t>(ratio.delta_ns),
-                                             reading.online_cpus);
+    std::uint64_t slack =
+        steal_basis_points(ticks_to_ns(reading.online_cpus),
+                           static_cast<std::uint64_t>(ratio.delta_ns), reading.online_cpus);
     if (reading.online_cpus == 0 || ratio.steal_bp > 10000 + slack) {
       ratio.verdict = StealVerdict::kImplausible;
       ratio.reason = fmt::format(

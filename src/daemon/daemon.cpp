@@ -344,9 +344,9 @@ Status Daemon::stop() {
   if (!failures.empty()) {
     std::string joined;
     for (const auto& failure : failures) joined += (joined.empty() ? "" : "; ") + failure;
-    auto error = make_error(
-        "not everything was restored ({}); {} is kept so the next start retries", joined,
-        journal_.path().string());
+    auto error =
+        make_error("not everything was restored ({}); {} is kept so the next start retries", joined,
+                   journal_.path().string());
     deps_.log.error("stopping: {}", error.message);
     return error;
   }

@@ -71,7 +71,7 @@ struct DaemonDeps {
   };
   WatcherFactory make_watcher = watch_directories;
   // Unset: the source of the mode (monitor, mirror, idle). Tests inject others.
-  std::function<std::unique_ptr<PreferredSource>(DaemonMode)> make_source;
+  std::function<std::unique_ptr<PreferredSource>(DaemonMode)> make_source = nullptr;
 };
 
 std::string_view mode_name(DaemonMode mode);

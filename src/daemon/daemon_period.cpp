@@ -24,10 +24,10 @@ Result<ProcStatSample> Daemon::sample() {
   auto stat = parse_proc_stat(*text);
   if (!stat) return stat.error();
   if (stat->total.fields_present <= CpuTimes::kStealField) {
-    return make_error("the aggregate \"cpu\" line has {} fields: expected at least {} (steal is the "
-                      "{}th)",
-                      stat->total.fields_present, CpuTimes::kStealField + 1,
-                      CpuTimes::kStealField + 1);
+    return make_error(
+        "the aggregate \"cpu\" line has {} fields: expected at least {} (steal is the "
+        "{}th)",
+        stat->total.fields_present, CpuTimes::kStealField + 1, CpuTimes::kStealField + 1);
   }
   return ProcStatSample{stat->total.steal(), believed_online(stat->online)};
 }
@@ -45,9 +45,8 @@ CpuSet Daemon::believed_online(const CpuSet& listed) {
   }
   std::string note = format_cpulist(listed) + " / " + format_cpulist(*online);
   if (note != online_disagreement_) {
-    deps_.log.warning("{} lists CPUs {} but {} says {}; believing sysfs",
-                      paths_.proc_stat.string(), format_cpulist(listed), path.string(),
-                      format_cpulist(*online));
+    deps_.log.warning("{} lists CPUs {} but {} says {}; believing sysfs", paths_.proc_stat.string(),
+                      format_cpulist(listed), path.string(), format_cpulist(*online));
     online_disagreement_ = note;
   }
   return *online;
@@ -163,9 +162,10 @@ void Daemon::run_period() {
   last_action_ = step.action;
   count(step.action);
   if (!step.skip_reason.empty() && implausible_noted_.empty()) {
-    deps_.log.warning("sampling {}: implausible sample skipped ({}); said once until a sample "
-                      "is plausible again",
-                      paths_.proc_stat.string(), step.skip_reason);
+    deps_.log.warning(
+        "sampling {}: implausible sample skipped ({}); said once until a sample "
+        "is plausible again",
+        paths_.proc_stat.string(), step.skip_reason);
     implausible_noted_ = step.skip_reason;
   } else if (step.steal_bp && !implausible_noted_.empty()) {
     implausible_noted_.clear();

@@ -49,12 +49,11 @@ Result<std::optional<nlohmann::json>> Journal::load(const KernelFs& fs,
   auto text = fs.read(path);
   if (!text) {
     if (text.error().errno_value == ENOENT) return std::optional<nlohmann::json>{};
-    return make_errno_error(text.error().errno_value, "opening journal: {}",
-                            text.error().message);
+    return make_errno_error(text.error().errno_value, "opening journal: {}", text.error().message);
   }
   auto refuse = [&](const std::string& fault) -> Error {
-    return make_error("journal {} {}; restore by hand what it lists, then delete it",
-                      path.string(), fault);
+    return make_error("journal {} {}; restore by hand what it lists, then delete it", path.string(),
+                      fault);
   };
   auto parsed = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {
@@ -64,18 +63,19 @@ Result<std::optional<nlohmann::json>> Journal::load(const KernelFs& fs,
   auto version = parsed.find("version");
   if (version == parsed.end() || !version->is_number_integer() ||
       version->get<std::int64_t>() != kVersion) {
-    return refuse(fmt::format("has version {}, expected {}",
-                              version == parsed.end() ? std::string("(none)")
-                                                      : version->dump(-1, ' ', false,
-                                                                      nlohmann::json::error_handler_t::replace),
-                              kVersion));
+    return refuse(
+        fmt::format("has version {}, expected {}",
+                    version == parsed.end()
+                        ? std::string("(none)")
+                        : version->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                    kVersion));
   }
   for (const auto& [name, section] : parsed.items()) {
     if (name == "version") continue;
     if (!section.is_object() || section.empty()) {
-      return refuse(fmt::format("has section \"{}\" = {}, expected an object of originals", name,
-                                section.dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace)));
+      return refuse(
+          fmt::format("has section \"{}\" = {}, expected an object of originals", name,
+                      section.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
     }
   }
   return std::optional<nlohmann::json>(std::move(parsed));

@@ -1,9 +1,8 @@
 // Faults through the seams and input no kernel produces: each ends with nothing lost, one clear
 // log line, and recovery at the next period or at restart.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cerrno>
 
@@ -130,13 +129,16 @@ TEST_F(DaemonTest, AFullStateDirectoryIsSaidOnceAndTheExitSaysWhy) {
   auto stopped = d->stop();
   faulty.clear_faults();
   EXPECT_EQ(fake.cpus("work"), "0-3") << "restored all the same";
-  if (!stopped.ok()) EXPECT_TRUE(logged("stopping: "));
+  if (!stopped.ok()) {
+    EXPECT_TRUE(logged("stopping: "));
+  }
 }
 
 TEST_F(DaemonTest, ACorruptOrTruncatedJournalStopsTheStart) {
   fake.make_cgroup("work", "0-2");  // shrunk by the crashed run
-  for (const char* text : {"", "{\"version\": 1, \"cpusets\": {\"root\"", "{\"version\": 1, \"cpusets\": null}",
-                           "{\"version\": 1, \"cpusets\": {}}", "{\"version\": 7, \"cpusets\": {\"root\": \"/x\"}}"}) {
+  for (const char* text :
+       {"", "{\"version\": 1, \"cpusets\": {\"root\"", "{\"version\": 1, \"cpusets\": null}",
+        "{\"version\": 1, \"cpusets\": {}}", "{\"version\": 7, \"cpusets\": {\"root\": \"/x\"}}"}) {
     SCOPED_TRACE(text);
     tree.file("state/journal.json", text);
     fake.clear_writes();
@@ -220,11 +222,11 @@ TEST_F(DaemonTest, ImplausibleStealIsSkippedAndSaidOnce) {
     clock.advance(1'000'000'000);
     d->run_period();
   };
-  sample(500);                        // went back from 1000: not a grow
-  sample(1000);                       // forward again: 500 ticks in 1 s on 4 CPUs is 12500 bp
-  sample(18446744073709551615ULL);    // 2^64-1
-  sample(1000);                       // back again
-  sample(1012);                       // plausible: 300 bp, hold
+  sample(500);                      // went back from 1000: not a grow
+  sample(1000);                     // forward again: 500 ticks in 1 s on 4 CPUs is 12500 bp
+  sample(18446744073709551615ULL);  // 2^64-1
+  sample(1000);                     // back again
+  sample(1012);                     // plausible: 300 bp, hold
   EXPECT_EQ(fake.cpus("work"), "0-3") << "no implausible sample shrank anything";
   EXPECT_EQ(status_file()["counters"]["shrinks"], 0);
   EXPECT_EQ(status_file()["counters"]["skips"], 4);

@@ -15,11 +15,11 @@
 #include <vector>
 
 #include "linux/actuator.h"
-#include "linux/clock.h"
 #include "linux/cgroup/cpus_watch.h"
 #include "linux/cgroup/cpuset_plan.h"
 #include "linux/cgroup/cpuset_tree.h"
 #include "linux/cgroup/task_probe.h"
+#include "linux/clock.h"
 #include "linux/journal.h"
 #include "linux/kernel_fs.h"
 
