@@ -113,6 +113,10 @@ kernel_fetchable() {
 check_kvm() {
   local out
   [ -r /dev/kvm ] && [ -w /dev/kvm ] || die "--accel kvm: /dev/kvm is missing or not readable and writable"
+  # kvm_pvm (Pagetable-based VM, for nested clouds without VMX) runs only PVM-built guest
+  # kernels; the Debian kernel never leaves the firmware there (docs/overcommit.md).
+  [ ! -d /sys/module/kvm_pvm ] || [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ] ||
+    die "--accel kvm: /dev/kvm here is kvm_pvm, which boots only PVM guest kernels, not $VM_KERNEL_PKG; use --accel tcg"
   out="$(timeout 10 qemu-system-x86_64 -accel kvm -machine q35 -nodefaults -display none -m 64 \
     -kernel /nonexistent 2>&1 || true)"
   case "$out" in

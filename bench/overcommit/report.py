@@ -51,7 +51,7 @@ def run_figures(run):
     t0, t1 = info["t0_ms"], info["t1_ms"]
     time_s = (t1 - t0) / 1000.0
     steal_pct = (info["steal1"] - info["steal0"]) * (1000.0 / USER_HZ) / max(1, (t1 - t0) * info["cpus"]) * 100
-    history = (blob.get("history") or {}).get("history") or []
+    history = blob.get("history") or []  # prefcpuctl history --json: the entries, oldest first
     samples = [
         ((h["monotonic_ns"] / 1e6 - t0) / 1000.0, h.get("steal_bp"), cpulist_count(h.get("preferred")))
         for h in history
@@ -59,56 +59,76 @@ def run_figures(run):
     inside = [s for s in samples if 0 <= s[0] <= time_s]
     mean_pref = statistics.mean(s[2] for s in inside) if inside else float(info["cpus"])
     counters = ((blob.get("status") or {}).get("counters")) or {}
+    # Mask changes over the daemon's life (it starts just before the work and stops after it);
+    # the status counters count decisions, a shrink at one core included.
+    steps = [b[2] - a[2] for a, b in zip(samples, samples[1:])]
     return {
         "time_s": time_s, "steal_pct": steal_pct, "mean_preferred": mean_pref,
-        "shrinks": counters.get("shrinks", 0), "grows": counters.get("grows", 0),
+        "shrinks": sum(1 for d in steps if d < 0), "grows": sum(1 for d in steps if d > 0),
+        "shrink_decisions": counters.get("shrinks", 0), "grow_decisions": counters.get("grows", 0),
         "samples": samples, "rc": info.get("rc", 0), "guest_governor": info["governor"],
     }
 
 
-def simulate(args, guests, arms):
-    """prefcpu-sim on a scenario of the same shape: {(arm, guest): {...}}, and the scenario."""
-    host_n = len(args.host_cpu_list)
-    kind = {"hackbench": "hackbench", "hackbench-threads": "hackbench", "sysbench-cpu": "cpu-bound"}
-    k = kind.get(args.workload, "oltp")
+def sim_scenario(args, guests, kind, loops, duration_s):
     backoff = [g for g in args.backoff.split(",") if g]
-    knobs = dict(kv.split("=") for kv in args.knobs.split(","))
     lines = [
         'name = "overcommit-rig"',
-        f'description = "bench/overcommit/run.sh: {len(guests)} guests on {host_n} host CPUs, {args.workload}"',
-        "seed = 1", "duration_s = 120.0", "", "[host]", f"pcpus = {host_n}", 'scheduler = "fair"', "",
-        "[guest]", "hz = 250", "pv_preempted = false", "", "[workload]", f'kind = "{k}"',
+        f'description = "bench/overcommit/run.sh: {len(guests)} guests on {len(args.host_cpu_list)} host CPUs, {args.workload}"',
+        "seed = 1", f"duration_s = {duration_s:.1f}", "", "[host]", f"pcpus = {len(args.host_cpu_list)}",
+        'scheduler = "fair"', "", "[guest]", "hz = 250  # Debian's CONFIG_HZ", "pv_preempted = false  # TCG", "",
+        "[workload]", f'kind = "{kind}"',
     ]
-    if k == "hackbench":
-        lines += ["groups = 4", "fds = 20", f"loops = {300 if args.quick == '1' else 1000}"]
+    if kind == "hackbench":
+        lines += ["groups = 4", "fds = 20", f"loops = {loops}"]
     for name, vcpus, threads in guests:
         lines += ["", "[[vm]]", f'name = "{name}"', f"vcpus = {vcpus}"]
         if backoff and name not in backoff:
             lines.append('governor = "none"')
         lines += ["[vm.guest]", f"smt = {threads}"]
-    out = {}
+    return "\n".join(lines) + "\n"
+
+
+def sim_run(args, scenario, governor):
+    knobs = dict(kv.split("=") for kv in args.knobs.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "overcommit.toml")
         with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        for arm in arms:
-            if arm == "none" and len(arms) > 1:
-                continue  # every sim run has its own none baseline
-            cmd = [os.path.join(args.bin_dir, "prefcpu-sim"), "run", path, "--json",
-                   "--governor", "kernel" if arm == "none" else arm,
-                   "--interval-ms", knobs["interval_ms"], "--high", knobs["high"], "--low", knobs["low"]]
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            if done.returncode != 0:
-                print(f"overcommit: prefcpu-sim failed ({' '.join(cmd)}): {done.stderr.strip()}", file=sys.stderr)
-                continue
-            for result in json.loads(done.stdout)["results"]:
-                gov = "none" if result["governor"] == "none" else arm
-                for vm in result["vms"]:
-                    out[(gov, vm["name"])] = {
-                        "metric": vm.get("metric"), "median": vm.get("value"),
-                        "steal_pct": vm.get("steal_pct"), "mean_preferred": vm.get("mean_preferred"),
-                        "shrinks": vm.get("shrinks"), "grows": vm.get("grows")}
-        return out, "\n".join(lines) + "\n"
+            f.write(scenario)
+        cmd = [os.path.join(args.bin_dir, "prefcpu-sim"), "run", path, "--json", "--governor", governor,
+               "--interval-ms", knobs["interval_ms"], "--high", knobs["high"], "--low", knobs["low"]]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"overcommit: prefcpu-sim failed: {done.stderr.strip()}", file=sys.stderr)
+        return []
+    return json.loads(done.stdout)["results"]
+
+
+def simulate(args, guests, arms, measured_s):
+    """prefcpu-sim on a scenario of the same shape: {(arm, guest): {...}}, and the scenario. The
+    simulated hackbench is scaled (loops) so that its baseline lasts as long as the measured one;
+    the other kinds run for the measured baseline's duration."""
+    kind = {"hackbench": "hackbench", "hackbench-threads": "hackbench", "sysbench-cpu": "cpu-bound",
+            "spin": "cpu-bound"}.get(args.workload, "oltp")
+    loops = 300
+    if kind == "hackbench":
+        probe = sim_run(args, sim_scenario(args, guests, kind, loops, 600.0), "none")
+        base = [vm["value"] for r in probe if r["governor"] == "none" for vm in r["vms"]]
+        if base and max(base) > 0:
+            loops = max(1, round(loops * measured_s / max(base)))
+    scenario = sim_scenario(args, guests, kind, loops, max(10.0, 3 * measured_s) if kind == "hackbench" else measured_s)
+    out = {}
+    for arm in arms:
+        if arm == "none" and len(arms) > 1:
+            continue  # every sim run has its own none baseline
+        for result in sim_run(args, scenario, "kernel" if arm == "none" else arm):
+            gov = "none" if result["governor"] == "none" else arm
+            for vm in result["vms"]:
+                out[(gov, vm["name"])] = {
+                    "metric": vm.get("metric"), "median": vm.get("value"),
+                    "steal_pct": vm.get("steal_pct"), "mean_preferred": vm.get("mean_preferred"),
+                    "shrinks": vm.get("shrinks"), "grows": vm.get("grows")}
+    return out, scenario
 
 
 def plot(args, per_run, guests, arms, path):
@@ -163,7 +183,6 @@ def main():
             if "info" not in run:
                 continue
             per_run.setdefault(k, (arms[(k - 1) % len(arms)], {}))[1][name] = run_figures(run)
-    sim, scenario = simulate(args, guests, arms) if args.simulate else ({}, None)
     results = []
     for name, vcpus, threads in guests:
         for arm in arms:
@@ -180,11 +199,18 @@ def main():
                 "steal_pct": round(statistics.median(r["steal_pct"] for r in runs), 1),
                 "mean_preferred": round(statistics.mean(r["mean_preferred"] for r in runs), 2),
                 "shrinks": sum(r["shrinks"] for r in runs), "grows": sum(r["grows"] for r in runs),
+                "shrink_decisions": sum(r["shrink_decisions"] for r in runs),
+                "grow_decisions": sum(r["grow_decisions"] for r in runs),
                 "failed_runs": sum(1 for r in runs if r["rc"] != 0),
             }
-            if args.simulate:
-                row["sim"] = sim.get((arm, name), {})
             results.append(row)
+    if args.simulate:
+        measured = [r["median"] for r in results if r["governor"] == "none"] or [r["median"] for r in results]
+        sim, scenario = simulate(args, guests, arms, max(measured))
+        for row in results:
+            row["sim"] = sim.get((row["governor"], row["guest"]), {})
+    else:
+        scenario = None
     base = {r["guest"]: r["median"] for r in results if r["governor"] == "none"}
     print(f"\n{args.workload} ({args.cmd}); {len(guests)} guests on host CPUs {args.host_cpus}; "
           f"{args.repeat} run(s) per arm, interleaved; {args.accel}; knobs {args.knobs}")

@@ -109,7 +109,7 @@ wait_all "INFO BOOTED" 180 "boot"
 echo "overcommit: booted in $(( SECONDS - started ))s"
 for (( k = 1; k <= runs; k++ )); do
   send_all "G $(( 2 * k - 1 ))"
-  wait_all "INFO READY $k" 60 "run $k (${plan[k-1]}): prefcpud start"
+  wait_all "INFO READY $k\$" 60 "run $k (${plan[k-1]}): prefcpud start"
   send_all "G $(( 2 * k ))"
   wait_all "INFO RUN $k " "$run_timeout" "run $k (${plan[k-1]})"
   summarize_run "$k"
