@@ -62,7 +62,7 @@ for gov in $OC_PLAN; do
   wait_go $(( 2 * k )) || break
   s0=$(steal_ticks "$proc_stat")
   t0=$(now_ms)
-  # shellcheck disable=SC2016  # $$ is the child's
+  # shellcheck disable=SC2016,SC2086  # $$ is the child's; OC_CMD is words
   sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG/bench" $OC_CMD >"$VM_TMP/work.$k.log" 2>&1
   rc=$?
   t1=$(now_ms)

@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2154
+# shellcheck shell=bash disable=SC2154,SC2015,SC2054,SC2016  # A && B || die; QEMU commas; sh -c scripts
 # The overcommit rig's host side: input checks, guests, the steal feeder, the barrier, cleanup.
 # Sourced by run.sh, whose variables (guests, vcpus, plan, work, ...) these functions read.
 OC_GOVERNORS="none kernel kernel-v2 ewma"

@@ -20,6 +20,7 @@ kernel="$(fetch_kernel "$cache")" || skip "$kernel"
 host_cpu="$(cut -d, -f1 </sys/devices/system/cpu/online | cut -d- -f1)"
 json="$(mktemp /tmp/prefcpu-overcommit-smoke.XXXXXX.json)"
 trap 'rm -f "$json"' EXIT
+# shellcheck disable=SC2054  # commas inside option values
 case "$case_name" in
   feed) args=(--guests 1 --vcpus 2 --workload spin --governor none --quick) ;;
   4x) args=(--guests 1 --vcpus 4 --workload hackbench --governor none,kernel --quick

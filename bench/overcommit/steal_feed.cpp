@@ -25,13 +25,15 @@
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int /*signal*/) { g_stop = 1; }
+void on_signal(int /*signal*/) {
+  g_stop = 1;
+}
 
 struct Guest {
   int pid = 0;
   unsigned vcpus = 0;
-  int fd_in = -1;   // the guest's serial input: we write
-  int fd_out = -1;  // the guest's serial output: drained
+  int fd_in = -1;              // the guest's serial input: we write
+  int fd_out = -1;             // the guest's serial output: drained
   std::vector<int> schedstat;  // per vCPU index, -1 until found
   unsigned found = 0;
   bool gone = false;

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # OC_WORKLOADS is read by run.sh
 # The overcommit rig's workloads: real Debian programs, each a fixed amount of work (not a fixed
 # time), so that the metric is the seconds it takes. Sourced by run.sh.
 OC_WORKLOADS="hackbench hackbench-threads sysbench-threads sysbench-mutex sysbench-cpu sqlite spin"

@@ -209,7 +209,8 @@ int host_feed(const std::string& device, const std::string& out_path, const std:
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 5 && std::string(argv[1]) == "--host-feed") return host_feed(argv[2], argv[3], argv[4]);
+  if (argc == 5 && std::string(argv[1]) == "--host-feed")
+    return host_feed(argv[2], argv[3], argv[4]);
   if (argc != 3 && argc != 4) {
     complain("usage: vm-steal OUT CTL_DIR [CPU] | vm-steal --host-feed DEV OUT CTL_DIR\n");
     return 2;
