@@ -25,8 +25,8 @@ usage: $0 [options]
   --governor A,B,...    the arms, run interleaved: none kernel kernel-v2 ewma (default none,kernel)
   --backoff GUESTS      only these guests (g1,g2...) run the arm's governor; the others run none
   --high BP --low BP --interval-ms N   prefcpud knobs (default: prefcpud's, 500/200/1000)
-  --repeat N            runs per arm (default 5)
-  --quick               1 run per arm, a third of the work
+  --repeat N            runs per arm (default 5; 1 with --quick)
+  --quick               a third of the work, and 1 run per arm unless --repeat says otherwise
   --mem MB              memory per guest (default 512)
   --accel tcg|kvm       tcg (default): steal fed from the host; kvm: the guest's steal clock
   --json FILE           results and configuration as JSON
@@ -40,7 +40,7 @@ EOF
 }
 
 guests=2 vcpus_arg=4 threads_arg=1 host_cpus="" workload=hackbench governors=none,kernel
-backoff="" high="" low="" interval="" repeat=5 quick=0 mem=512 accel=tcg json="" plot=""
+backoff="" high="" low="" interval="" repeat="" quick=0 mem=512 accel=tcg json="" plot=""
 simulate=0 bin_dir="$repo/build/bin" cache="" run_timeout=300 keep=""
 need() { [ $# -ge 2 ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -70,7 +70,7 @@ while [ $# -gt 0 ]; do
     *) die "unknown option \"$1\" (see --help)" ;;
   esac
 done
-(( quick )) && repeat=1
+repeat="${repeat:-$(( quick ? 1 : 5 ))}"  # --quick with --repeat N: N runs of the short work
 
 # ---- everything is checked before anything boots --------------------------------------------
 validate_config
@@ -118,3 +118,4 @@ wait_all "END" 60 "power-off"
 wait_qemus 30
 echo "overcommit: $runs runs in $(( SECONDS - started ))s"
 report
+echo "overcommit: $(( SECONDS - started )) s from the first boot to the report"
