@@ -285,6 +285,7 @@ report() {
 cleanup() {
   local job pid d
   trap - EXIT INT TERM
+  set +e  # every step runs, whatever failed before
   [ -n "$feeder_pid" ] && kill "$feeder_pid" 2>/dev/null
   for d in "${names[@]/#/$work/}"; do
     [ -s "$d/qemu.pid" ] && pid="$(cat "$d/qemu.pid")" && kill -KILL "$pid" 2>/dev/null
