@@ -141,8 +141,8 @@ def plot(args, per_run, guests, arms, path):
             data = os.path.join(tmp, f"{name}.dat")
             with open(data, "w") as f:
                 for t, steal_bp, pref in per_run[k][1][name]["samples"]:
-                    if steal_bp is not None and t >= -2:
-                        f.write(f"{t:.3f} {steal_bp / 100.0:.2f} {pref}\n")
+                    if t >= -2:  # a baseline sample has no steal: NaN, which gnuplot skips
+                        f.write(f"{t:.3f} {'NaN' if steal_bp is None else f'{steal_bp / 100.0:.2f}'} {pref}\n")
             plots_steal.append(f"'{data}' using 1:2 with lines lw 2 title '{name} steal %'")
             plots_pref.append(f"'{data}' using 1:3 with steps lw 2 title '{name} preferred CPUs'")
         script = f"""set terminal pngcairo size 1000,640 noenhanced
