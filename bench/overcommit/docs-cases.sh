@@ -11,6 +11,7 @@ declare -A cases=(
   [feed]="--guests 1 --vcpus 2 --host-cpus 0 --workload spin --governor none --quick"
   [default]="--simulate --plot $here/../../docs/img/overcommit-default.png"
   [1x]="--guests 1 --vcpus 2 --quick --repeat 3 --simulate"
+  [1x-high]="--guests 1 --vcpus 2 --quick --repeat 3 --high 1000 --low 500"
   [2x]="--guests 2 --vcpus 2 --quick --repeat 3 --simulate"
   [asym]="--guests 2 --vcpus 6,2 --quick --repeat 3 --simulate"
   [governors]="--governor none,kernel,kernel-v2 --quick --repeat 3"
@@ -22,7 +23,7 @@ declare -A cases=(
   [hb-threads]="--workload hackbench-threads --quick --repeat 3"
   [sqlite]="--workload sqlite --quick --repeat 3"
 )
-order="default feed 1x 2x asym governors tuned coop mutex cpu threads hb-threads sqlite"
+order="default feed 1x 1x-high 2x asym governors tuned coop mutex cpu threads hb-threads sqlite"
 # shellcheck disable=SC2048,SC2086  # names are single words
 for name in ${*:-$order}; do
   [ -n "${cases[$name]+x}" ] || { echo "docs-cases: unknown case \"$name\": expected one of $order" >&2; exit 2; }
