@@ -202,7 +202,8 @@ boot_guest() {
 # The host half of the steal: every vCPU thread's run_delay, streamed to its guest.
 start_feeder() {
   # 20 lines a second whatever the interval: at 100 a second (10 ms for --interval-ms 100) the
-  # feed's own wakeups of idle vCPUs doubled the steal it measured (docs/overcommit.md, "tuned").
+  # guests' serial handling fell behind, steal read wrong and backed-off guests ran 2x slower
+  # (docs/overcommit.md, "Tuned knobs").
   local i d specs=() period=50 deadline=$(( SECONDS + 20 ))
   for (( i = 0; i < guests; i++ )); do
     d="$work/${names[i]}"
