@@ -17,7 +17,7 @@ workload_cmd() {
     sysbench-threads) events=$(( quick ? 3000 : 10000 ))
       echo "sysbench threads --threads=8 --thread-locks=8 --thread-yields=50 --events=$events --time=0 run" ;;
     # 8 threads hammering 64 mutexes (spin then sleep in glibc): lock-holder preemption.
-    sysbench-mutex) events=$(( quick ? 3000 : 10000 ))
+    sysbench-mutex) events=$(( quick ? 100000 : 300000 ))  # 3000: 0.4 s, too short to act
       echo "sysbench mutex --threads=8 --mutex-num=64 --mutex-locks=$events --mutex-loops=100 --time=0 run" ;;
     # the control: independent prime sieves, no sharing at all; backoff should not help.
     sysbench-cpu) events=$(( quick ? 600 : 2000 ))
