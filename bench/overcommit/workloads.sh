@@ -20,7 +20,7 @@ workload_cmd() {
     sysbench-mutex) events=$(( quick ? 100000 : 300000 ))  # 3000: 0.4 s, too short to act
       echo "sysbench mutex --threads=8 --mutex-num=64 --mutex-locks=$events --mutex-loops=100 --time=0 run" ;;
     # the control: independent prime sieves, no sharing at all; backoff should not help.
-    sysbench-cpu) events=$(( quick ? 600 : 2000 ))
+    sysbench-cpu) events=$(( quick ? 9000 : 30000 ))  # 600: 1 s, too short to act
       echo "sysbench cpu --threads=8 --cpu-max-prime=4000 --events=$events --time=0 run" ;;
     # 8 clients doing small write transactions on one SQLite database (file locks, fsync-free).
     sqlite) events=$(( quick ? 100 : 300 ))
