@@ -7,13 +7,16 @@ RUN_PACKAGES   := $(BUILD_PACKAGES) util-linux
 TEST_PACKAGES  := $(BUILD_PACKAGES) util-linux procps irqbalance gnuplot-nox \
                   qemu-system-x86 busybox-static cpio kmod zstd
 LINT_PACKAGES  := $(BUILD_PACKAGES) clang-format clang-tidy
+FUZZ_PACKAGES  := $(BUILD_PACKAGES) clang-14 libclang-rt-14-dev
 
 JOBS      ?= $(shell nproc)
 BUILD     := build
 ASAN      := build-asan
+FUZZ      := build-fuzz
+FUZZ_SECONDS ?= 10
 ENSURE    := scripts/ensure-packages.sh
 
-.PHONY: all build run test vmtest lint format bench install clean deps-build deps-test deps-run deps-lint
+.PHONY: all build run test vmtest lint format bench install clean fuzz deps-build deps-test deps-run deps-lint deps-fuzz
 
 all: build
 
@@ -21,6 +24,7 @@ deps-build: ; @$(ENSURE) $(BUILD_PACKAGES)
 deps-run:   ; @$(ENSURE) $(RUN_PACKAGES)
 deps-test:  ; @$(ENSURE) $(TEST_PACKAGES)
 deps-lint:  ; @$(ENSURE) $(LINT_PACKAGES)
+deps-fuzz:  ; @$(ENSURE) $(FUZZ_PACKAGES)
 
 # Release build; binaries land in build/bin.
 build: deps-build
@@ -45,6 +49,12 @@ lint: deps-lint
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFCPU_SANITIZE=ON -DPREFCPU_BUILD_BENCH=OFF
 	JOBS=$(JOBS) scripts/lint.sh $(ASAN)
 
+# libFuzzer targets of every parser (clang, ASan+UBSan), each run FUZZ_SECONDS from fuzz/corpus.
+fuzz: deps-fuzz
+	cmake -S . -B $(FUZZ) -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFCPU_FUZZ=ON
+	cmake --build $(FUZZ) -j $(JOBS)
+	scripts/run-fuzzers.sh $(FUZZ)/bin $(FUZZ_SECONDS)
+
 format: deps-lint
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
 
@@ -55,4 +65,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)
