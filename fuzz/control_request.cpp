@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (const auto* request = std::get_if<protocol::Request>(&decoded)) {
     auto encoded = protocol::encode_request(*request);
     if (const auto* text = std::get_if<std::string>(&encoded)) {
-      auto again = protocol::decode_request_line(std::string_view(*text).substr(0, text->size() - 1));
+      auto again =
+          protocol::decode_request_line(std::string_view(*text).substr(0, text->size() - 1));
       FUZZ_CHECK(std::holds_alternative<protocol::Request>(again) &&
                  std::get<protocol::Request>(again) == *request);
     }

@@ -1,11 +1,12 @@
 // /proc/self/mountinfo: parsed or refused naming the line, never a crash; octal escapes decode
 // to mount points without a raw blank.
+#include "linux/cgroup/mountinfo.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "fuzz_check.h"
-#include "linux/cgroup/mountinfo.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   auto mounts =

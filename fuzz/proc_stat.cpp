@@ -1,10 +1,11 @@
 // /proc/stat: any text is parsed or refused with an error, never a crash; a parsed sample has a
 // CPU set within the supported range.
+#include "core/proc_stat.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
-#include "core/proc_stat.h"
 #include "fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -1,6 +1,8 @@
 // The sysfs topology reader on a fuzzed tree: online, nohz_full, isolated, each online CPU's
 // thread_siblings_list and a few NUMA nodes, all from the input; also the simulator's
 // "sockets x cores x threads" spec. A topology that builds keeps every online CPU in one core.
+#include "linux/sysfs_topology.h"
+
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -10,7 +12,6 @@
 
 #include "core/topology.h"
 #include "fuzz_check.h"
-#include "linux/sysfs_topology.h"
 
 namespace {
 
@@ -68,9 +69,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         input.ConsumeRandomLengthString(32);
   }
   for (int i = 0, n = input.ConsumeIntegralInRange(0, 4); i < n; ++i) {
-    std::string name = "node" + (input.ConsumeBool()
-                                     ? std::to_string(input.ConsumeIntegral<std::uint8_t>())
-                                     : input.ConsumeRandomLengthString(12));
+    std::string name =
+        "node" + (input.ConsumeBool() ? std::to_string(input.ConsumeIntegral<std::uint8_t>())
+                                      : input.ConsumeRandomLengthString(12));
     fs.files["/sys/devices/system/node/" + name + "/cpulist"] = input.ConsumeRandomLengthString(32);
   }
   auto topology = prefcpu::read_sysfs_topology(fs, "/sys");

@@ -1,11 +1,12 @@
 // The trace format of prefcpuctl record/replay: read or refused with an error naming the line;
 // records come out in the order of their timestamps' lines.
+#include "ctl/trace.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <sstream>
 #include <string>
 
-#include "ctl/trace.h"
 #include "fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -25,7 +25,8 @@ Result<std::uint64_t> parse_decimal(std::string_view text, std::string_view what
   std::uint64_t number = 0;
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, number);
-  bool digits_only = !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+  bool digits_only =
+      !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
   if (!digits_only || ec == std::errc::invalid_argument || ptr != end) {
     return make_error("{} \"{}\" is not a number: expected a non-negative integer", what, text);
   }

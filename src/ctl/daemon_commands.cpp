@@ -254,7 +254,8 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
   history->add_option("-n,--count", args->count, "Only the newest N entries");
   history->callback([args, exit_code] {
     nlohmann::json reply;
-    if ((*exit_code = request(args->state_dir, protocol::HistoryRequest{args->count}, reply)) != 0) {
+    if ((*exit_code = request(args->state_dir, protocol::HistoryRequest{args->count}, reply)) !=
+        0) {
       return;
     }
     if (args->json) {

@@ -109,10 +109,11 @@ ConfigKey knob(std::string_view name, Get get) {
 }
 
 ConfigKey cgroup_list() {
-  auto get = [](auto& config) -> auto& { return config.cgroups; };
-  ConfigKey key = common("cgroups", "array of strings",
-                         "paths below the cpuset root",
-                         Reload::kRestart, get);
+  auto get = [](auto& config) -> auto& {
+    return config.cgroups;
+  };
+  ConfigKey key =
+      common("cgroups", "array of strings", "paths below the cpuset root", Reload::kRestart, get);
   key.read = [get](Config& config, const toml::node& node) -> Status {
     const auto* array = node.as_array();
     if (array == nullptr) {
@@ -145,30 +146,39 @@ ConfigKey cgroup_list() {
 std::vector<ConfigKey> make_schema() {
   std::vector<ConfigKey> keys;
   keys.push_back(text(
-      "governor", "a name from prefcpuctl governors", Reload::kLive, [](auto& c) -> auto& { return c.governor; },
+      "governor", "a name from prefcpuctl governors", Reload::kLive,
+      [](auto& c) -> auto& { return c.governor; },
       [](const std::string& name) -> Result<std::string> {
         if (auto governor = make_governor(name); !governor) return governor.error();
         return name;
       },
       [](const std::string& name) { return name; }));
-  keys.push_back(knob("interval_ms", [](auto& c) -> auto& { return c.knobs.interval_ms; }));
-  keys.push_back(knob("high_threshold", [](auto& c) -> auto& { return c.knobs.high_threshold; }));
-  keys.push_back(knob("low_threshold", [](auto& c) -> auto& { return c.knobs.low_threshold; }));
+  keys.push_back(knob(
+      "interval_ms", [](auto& c) -> auto& { return c.knobs.interval_ms; }));
+  keys.push_back(knob(
+      "high_threshold", [](auto& c) -> auto& { return c.knobs.high_threshold; }));
+  keys.push_back(knob(
+      "low_threshold", [](auto& c) -> auto& { return c.knobs.low_threshold; }));
   keys.push_back(cgroup_list());
-  keys.push_back(plain_text("cgroup_root", "a directory, or empty",
-                            Reload::kRestart, [](auto& c) -> auto& { return c.cgroup_root; }));
-  keys.push_back(boolean("shield", Reload::kRestart, [](auto& c) -> auto& { return c.shield; }));
-  keys.push_back(boolean("dry_run", Reload::kRestart, [](auto& c) -> auto& { return c.dry_run; }));
+  keys.push_back(plain_text(
+      "cgroup_root", "a directory, or empty", Reload::kRestart,
+      [](auto& c) -> auto& { return c.cgroup_root; }));
+  keys.push_back(boolean(
+      "shield", Reload::kRestart, [](auto& c) -> auto& { return c.shield; }));
+  keys.push_back(boolean(
+      "dry_run", Reload::kRestart, [](auto& c) -> auto& { return c.dry_run; }));
   keys.push_back(text(
       "irq_mode", "auto, builtin, irqbalance or off", Reload::kRestart,
       [](auto& c) -> auto& { return c.irq_mode; },
       [](const std::string& mode) { return parse_irq_mode(mode); },
       [](IrqMode mode) { return std::string(irq_mode_name(mode)); }));
-  keys.push_back(plain_text("irq_root", "a directory", Reload::kRestart,
-                            [](auto& c) -> auto& { return c.irq_root; }));
-  keys.push_back(integer("history_size", 1, kMaxHistorySize, Reload::kLive,
-                         [](auto& c) -> auto& { return c.history_size; }));
-  keys.push_back(boolean("verbose", Reload::kLive, [](auto& c) -> auto& { return c.verbose; }));
+  keys.push_back(plain_text(
+      "irq_root", "a directory", Reload::kRestart, [](auto& c) -> auto& { return c.irq_root; }));
+  keys.push_back(integer(
+      "history_size", 1, kMaxHistorySize, Reload::kLive,
+      [](auto& c) -> auto& { return c.history_size; }));
+  keys.push_back(boolean(
+      "verbose", Reload::kLive, [](auto& c) -> auto& { return c.verbose; }));
   return keys;
 }
 

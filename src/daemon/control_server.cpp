@@ -13,7 +13,8 @@
 
 namespace prefcpu {
 
-std::optional<std::string> ConnectionLimits::refuse(uid_t uid, const std::vector<uid_t>& open_uids) {
+std::optional<std::string> ConnectionLimits::refuse(uid_t uid,
+                                                    const std::vector<uid_t>& open_uids) {
   std::size_t same = 0;
   std::size_t users = 0;
   for (uid_t open : open_uids) {
@@ -25,8 +26,8 @@ std::optional<std::string> ConnectionLimits::refuse(uid_t uid, const std::vector
     return fmt::format("root already holds {} connections to prefcpud", same);
   }
   if (same >= kPerUid) {
-    return fmt::format("uid {} already holds {} connections to prefcpud (at most {} per user)",
-                       uid, same, kPerUid);
+    return fmt::format("uid {} already holds {} connections to prefcpud (at most {} per user)", uid,
+                       same, kPerUid);
   }
   if (users >= kUsers) {
     return fmt::format("prefcpud serves at most {} connections of non-root users at once", kUsers);
@@ -91,8 +92,8 @@ void ControlServer::accept_clients(std::int64_t now_ns) {
     for (const auto& client : clients_) open_uids.push_back(client.peer.uid);
     if (auto why = ConnectionLimits::refuse(credentials.uid, open_uids)) {
       // One try to say why; the socket is fresh, so the short line fits its buffer.
-      std::string line = protocol::reply_line(
-          protocol::error_reply({protocol::ErrorKind::kUnavailable, *why}));
+      std::string line =
+          protocol::reply_line(protocol::error_reply({protocol::ErrorKind::kUnavailable, *why}));
       (void)::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       ::close(fd);
       continue;

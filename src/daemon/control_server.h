@@ -31,9 +31,9 @@ using RequestHandler = std::function<nlohmann::json(const nlohmann::json& reques
 
 // Who may hold a connection. Pure, so the rules are tested without sockets.
 struct ConnectionLimits {
-  static constexpr std::size_t kPerUid = 8;    // one user's connections (root excepted)
-  static constexpr std::size_t kUsers = 32;    // every non-root user's together
-  static constexpr std::size_t kRoot = 32;     // root's, counted apart
+  static constexpr std::size_t kPerUid = 8;  // one user's connections (root excepted)
+  static constexpr std::size_t kUsers = 32;  // every non-root user's together
+  static constexpr std::size_t kRoot = 32;   // root's, counted apart
   static constexpr std::int64_t kClientTimeoutNs = 5'000'000'000;
 
   // Empty when a client of `uid` may connect while `open_uids` hold connections; otherwise why not.

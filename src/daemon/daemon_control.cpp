@@ -110,8 +110,8 @@ nlohmann::json Daemon::set_knob(const protocol::SetKnobRequest& request, const P
     monitor_->set_governor(std::move(*governor));
   } else if (find_knob(request.knob) == nullptr) {
     return refuse(ErrorKind::kUnknownKnob,
-                  fmt::format("unknown knob \"{}\": expected {}, or {}", request.knob,
-                              knob_names(), protocol::kGovernorKnob));
+                  fmt::format("unknown knob \"{}\": expected {}, or {}", request.knob, knob_names(),
+                              protocol::kGovernorKnob));
   } else {
     Knobs knobs = monitor_->knobs();
     if (auto status = prefcpu::set_knob(knobs, request.knob, request.value); !status) {

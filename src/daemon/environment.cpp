@@ -82,8 +82,9 @@ std::filesystem::path kernel_preferred_path(const std::filesystem::path& sysfs_r
 
 Status check_proc_stat(KernelFs& fs, const std::filesystem::path& proc_stat) {
   auto refuse = [&](const std::string& why) -> Status {
-    return make_error("cannot take steal from {} (--proc-stat): {}: expected a file like /proc/stat",
-                      proc_stat.empty() ? std::string("\"\"") : proc_stat.string(), why);
+    return make_error(
+        "cannot take steal from {} (--proc-stat): {}: expected a file like /proc/stat",
+        proc_stat.empty() ? std::string("\"\"") : proc_stat.string(), why);
   };
   if (proc_stat.empty()) return refuse("the path is empty");
   if (fs.is_directory(proc_stat)) return refuse("it is a directory");

@@ -62,7 +62,8 @@ void EventLoop::step(std::int64_t max_wait_ns) {
   now = clock_.monotonic_ns();
   std::int64_t deadline = std::min(daemon_.next_period_ns(), notifier_.next_watchdog_ns());
   // An idle client is dropped on time even when nothing else happens.
-  if (server_ != nullptr) deadline = std::min(deadline, server_->next_deadline_ns().value_or(deadline));
+  if (server_ != nullptr)
+    deadline = std::min(deadline, server_->next_deadline_ns().value_or(deadline));
   std::int64_t wait_ns = std::clamp<std::int64_t>(deadline - now, 0, max_wait_ns);
   int timeout_ms = static_cast<int>(
       std::min<std::int64_t>((wait_ns + 999'999) / 1'000'000, std::numeric_limits<int>::max()));

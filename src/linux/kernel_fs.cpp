@@ -82,7 +82,9 @@ Result<std::string> RealKernelFs::read(const std::filesystem::path& path) const 
   return read_to_end(fd, path);
 }
 
-HeldLock::~HeldLock() { ::close(fd_); }
+HeldLock::~HeldLock() {
+  ::close(fd_);
+}
 
 Result<std::unique_ptr<HeldLock>> KernelFs::lock(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -24,7 +24,9 @@ constexpr std::string_view kHistoryCmd = "history";
 constexpr std::string_view kSetPreferredCmd = "set-preferred";
 constexpr std::string_view kSetCmd = "set";
 
-ProtocolError bad(std::string message) { return {ErrorKind::kBadRequest, std::move(message)}; }
+ProtocolError bad(std::string message) {
+  return {ErrorKind::kBadRequest, std::move(message)};
+}
 
 // A text field; an integer is taken as its decimal text ({"value": 100}).
 std::optional<std::string> text_field(const nlohmann::json& object, const char* name) {
@@ -62,7 +64,9 @@ std::string_view error_code(ErrorKind kind) {
   }
 }
 
-bool is_bad_input(ErrorKind kind) { return error_code(kind) == "invalid"; }
+bool is_bad_input(ErrorKind kind) {
+  return error_code(kind) == "invalid";
+}
 
 bool changes_state(const Request& request) {
   return std::holds_alternative<SetPreferredRequest>(request) ||
@@ -183,7 +187,9 @@ nlohmann::json reply_json(const SetKnobReply& reply) {
   return ok_reply({{key::kGovernor, reply.governor}, {key::kKnobs, knobs_json(reply.knobs)}});
 }
 
-std::string reply_line(const nlohmann::json& reply) { return json_text(reply) + "\n"; }
+std::string reply_line(const nlohmann::json& reply) {
+  return json_text(reply) + "\n";
+}
 
 Outcome<nlohmann::json> decode_reply(std::string_view text) {
   auto reply = nlohmann::json::parse(text, nullptr, false);

@@ -94,8 +94,8 @@ TEST(CgroupName, NamesThatLeaveOrAreTheRootAreRefusedEverywhere) {
     cli.cgroups = {name};
     EXPECT_FALSE(apply_cli(Config{}, cli).ok()) << printable_name(name);
   }
-  for (const std::string& name : {"system.slice"s, "work/batch"s, "prefcpu-pinnedx"s, "a.b"s,
-                                  "..a"s, "caf\xc3\xa9"s}) {
+  for (const std::string& name :
+       {"system.slice"s, "work/batch"s, "prefcpu-pinnedx"s, "a.b"s, "..a"s, "caf\xc3\xa9"s}) {
     EXPECT_TRUE(check_cgroup_name(name).ok()) << name;
   }
 }

@@ -66,9 +66,7 @@ class ControlLimitsTest : public DaemonTest {
   void TearDown() override {
     if (d) EXPECT_TRUE(d->stop().ok());
   }
-  std::string socket_path() const {
-    return (tree.path("state") / protocol::kSocketName).string();
-  }
+  std::string socket_path() const { return (tree.path("state") / protocol::kSocketName).string(); }
 
   std::unique_ptr<Daemon> d;
   std::unique_ptr<ControlServer> server;
@@ -82,8 +80,7 @@ TEST_F(ControlLimitsTest, AnIdleClientIsDroppedOnTimeWithNothingElseHappening) {
   for (int i = 0; i < 50 && server->clients() == 0; ++i) loop->step(10'000'000);
   ASSERT_EQ(server->clients(), 1U);
   ASSERT_TRUE(server->next_deadline_ns().has_value());
-  EXPECT_EQ(*server->next_deadline_ns() - clock.monotonic_ns(),
-            ConnectionLimits::kClientTimeoutNs);
+  EXPECT_EQ(*server->next_deadline_ns() - clock.monotonic_ns(), ConnectionLimits::kClientTimeoutNs);
   clock.advance(ConnectionLimits::kClientTimeoutNs - 1'000'000);
   loop->step(0);
   EXPECT_EQ(server->clients(), 1U) << "not before its 5 s";

@@ -13,8 +13,8 @@ namespace {
 TEST_F(DaemonTest, AProcStatThatCannotBeReadIsRefusedAtStart) {
   fake.make_cgroup("work", "0-3");
   tree.dir("a-directory");
-  for (const std::string& proc_stat : {tree.path("missing").string(),
-                                       tree.path("a-directory").string(), std::string()}) {
+  for (const std::string& proc_stat :
+       {tree.path("missing").string(), tree.path("a-directory").string(), std::string()}) {
     DaemonDeps deps{fake, clock, log, {}};
     deps.user_hz = 100;
     DaemonPaths bad = paths();

@@ -37,8 +37,7 @@ TEST(Protocol, BadRequestsAreTypedErrors) {
   EXPECT_EQ(error_of(decode_request_line("hello")).kind, ErrorKind::kBadRequest);
   EXPECT_EQ(error_of(decode_request_line("[1]")).kind, ErrorKind::kBadRequest);
   EXPECT_EQ(error_of(decode_request_line(R"({"cmd": 5})")).kind, ErrorKind::kBadRequest);
-  EXPECT_EQ(error_of(decode_request_line(R"({"cmd": "reboot"})")).kind,
-            ErrorKind::kUnknownCommand);
+  EXPECT_EQ(error_of(decode_request_line(R"({"cmd": "reboot"})")).kind, ErrorKind::kUnknownCommand);
   EXPECT_EQ(error_of(decode_request_line(R"({"cmd": "history", "count": -1})")).kind,
             ErrorKind::kBadRequest);
   EXPECT_EQ(error_of(decode_request_line(R"({"cmd": "set", "knob": "interval_ms"})")).kind,
