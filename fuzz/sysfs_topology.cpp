@@ -1,6 +1,6 @@
 // The sysfs topology reader on a fuzzed tree: online, nohz_full, isolated, each online CPU's
 // thread_siblings_list and a few NUMA nodes, all from the input; also the simulator's
-// "sockets x cores x threads" spec. A topology that builds keeps every online CPU in one core.
+// "cores=,smt=" spec. A topology that builds puts every online CPU in exactly one core.
 #include "linux/sysfs_topology.h"
 
 #include <fuzzer/FuzzedDataProvider.h>
@@ -76,9 +76,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   auto topology = prefcpu::read_sysfs_topology(fs, "/sys");
   if (topology) {
-    prefcpu::CpuSet covered;
-    for (const auto& core : topology->cores()) covered |= core;
-    FUZZ_CHECK(topology->online().is_subset_of(covered));
+    // A CPU in no listed core is a core of its own; cores never overlap.
+    for (unsigned online : topology->online()) {
+      auto core = topology->siblings(online);
+      FUZZ_CHECK(core.test(online));
+      for (unsigned sibling : core) FUZZ_CHECK(topology->siblings(sibling) == core);
+    }
   }
   return 0;
 }

@@ -175,7 +175,7 @@ void ControlServer::handle(const std::vector<pollfd>& fds, std::int64_t now_ns,
     }
   }
   for (auto& client : clients_) {
-    if (now_ns > client.deadline_ns) done.push_back(client.fd);
+    if (now_ns >= client.deadline_ns) done.push_back(client.fd);
   }
   std::erase_if(clients_, [&](const Client& client) {
     if (std::find(done.begin(), done.end(), client.fd) == done.end()) return false;

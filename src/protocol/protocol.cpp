@@ -119,7 +119,7 @@ Outcome<Request> decode_request(const nlohmann::json& request) {
   if (command == kHistoryCmd) {
     HistoryRequest history;
     if (auto count = request.find(key::kCount); count != request.end()) {
-      if (!count->is_number_unsigned()) {
+      if (!count->is_number_integer() || count->get<std::int64_t>() < 0) {
         return bad("history \"count\" must be a non-negative integer");
       }
       history.count = count->get<std::size_t>();

@@ -64,7 +64,9 @@ class ControlLimitsTest : public DaemonTest {
     loop = std::make_unique<EventLoop>(*d, clock, notifier, server.get());
   }
   void TearDown() override {
-    if (d) EXPECT_TRUE(d->stop().ok());
+    if (d) {
+      EXPECT_TRUE(d->stop().ok());
+    }
   }
   std::string socket_path() const { return (tree.path("state") / protocol::kSocketName).string(); }
 

@@ -40,6 +40,11 @@ TEST(Protocol, BadRequestsAreTypedErrors) {
   EXPECT_EQ(error_of(decode_request_line(R"({"cmd": "reboot"})")).kind, ErrorKind::kUnknownCommand);
   EXPECT_EQ(error_of(decode_request_line(R"({"cmd": "history", "count": -1})")).kind,
             ErrorKind::kBadRequest);
+  EXPECT_EQ(error_of(decode_request_line(R"({"cmd": "history", "count": 1.5})")).kind,
+            ErrorKind::kBadRequest);
+  // A signed integer, as nlohmann builds from an int, counts too.
+  EXPECT_EQ(value_of(decode_request({{"cmd", "history"}, {"count", 1}})),
+            Request{HistoryRequest{1}});
   EXPECT_EQ(error_of(decode_request_line(R"({"cmd": "set", "knob": "interval_ms"})")).kind,
             ErrorKind::kBadRequest);
   EXPECT_EQ(error_of(decode_request_line(R"({"cmd": "set-preferred", "auto": false})")).kind,
@@ -47,8 +52,9 @@ TEST(Protocol, BadRequestsAreTypedErrors) {
   EXPECT_EQ(error_of(decode_request_line(std::string(kMaxRequestBytes + 1, ' '))).kind,
             ErrorKind::kTooLong);
   // A number where text is expected is taken as its decimal text, as before.
+  Request expected = SetKnobRequest{"interval_ms", "300"};
   EXPECT_EQ(value_of(decode_request_line(R"({"cmd":"set","knob":"interval_ms","value":300})")),
-            Request{SetKnobRequest{"interval_ms", "300"}});
+            expected);
 }
 
 TEST(Protocol, ATooLongRequestIsRefusedBeforeItIsSent) {
