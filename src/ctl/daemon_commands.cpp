@@ -104,6 +104,7 @@ int request(const std::string& state_dir, const protocol::Request& body, nlohman
 }
 
 // A reply body the daemon sent with ok: true but in a shape this prefcpuctl does not know.
+// Points into `outcome`, which must outlive the pointer.
 template <typename T>
 const T* typed(const protocol::Outcome<T>& outcome, int* exit_code) {
   if (const auto* error = std::get_if<protocol::ProtocolError>(&outcome)) {
@@ -223,10 +224,11 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
     if (!args->automatic) body.cpus = args->cpus;
     nlohmann::json reply;
     if ((*exit_code = request(args->state_dir, body, reply)) != 0) return;
-    const auto* set = typed(protocol::decode_set_preferred_reply(reply), exit_code);
-    if (set == nullptr) return;
-    std::cout << "preferred " << set->preferred
-              << (set->automatic ? " (automatic)" : " (custom; monitor off)") << "\n";
+    auto decoded = protocol::decode_set_preferred_reply(reply);
+    const auto* mask = typed(decoded, exit_code);
+    if (mask == nullptr) return;
+    std::cout << "preferred " << mask->preferred
+              << (mask->automatic ? " (automatic)" : " (custom; monitor off)") << "\n";
   });
 
   auto* set = app.add_subcommand(
@@ -239,11 +241,12 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
     nlohmann::json reply;
     protocol::SetKnobRequest body{args->knob, args->value};
     if ((*exit_code = request(args->state_dir, body, reply)) != 0) return;
-    const auto* set = typed(protocol::decode_set_knob_reply(reply), exit_code);
-    if (set == nullptr) return;
-    std::cout << "governor " << set->governor;
+    auto decoded = protocol::decode_set_knob_reply(reply);
+    const auto* knobs = typed(decoded, exit_code);
+    if (knobs == nullptr) return;
+    std::cout << "governor " << knobs->governor;
     for (const auto& knob : kKnobTable) {
-      std::cout << ", " << knob.name << " " << set->knobs.*(knob.field);
+      std::cout << ", " << knob.name << " " << knobs->knobs.*(knob.field);
     }
     std::cout << "\n";
   });

@@ -9,8 +9,9 @@
 namespace prefcpu::protocol {
 namespace {
 
+// A copy: the outcome is often a temporary.
 template <typename T>
-const T& value_of(const Outcome<T>& outcome) {
+T value_of(const Outcome<T>& outcome) {
   if (const auto* error = std::get_if<ProtocolError>(&outcome)) {
     ADD_FAILURE() << "unexpected error: " << error->message;
   }
