@@ -9,13 +9,16 @@ TEST_PACKAGES  := $(BUILD_PACKAGES) util-linux procps irqbalance gnuplot-nox \
 LINT_PACKAGES  := $(BUILD_PACKAGES) clang-format clang-tidy
 # The overcommit rig (bench/overcommit): the VM rig plus the guests' workloads.
 RIG_PACKAGES   := $(TEST_PACKAGES) sysbench sqlite3 python3
+FUZZ_PACKAGES  := $(BUILD_PACKAGES) clang-14 libclang-rt-14-dev
 
 JOBS      ?= $(shell nproc)
 BUILD     := build
 ASAN      := build-asan
+FUZZ      := build-fuzz
+FUZZ_SECONDS ?= 10
 ENSURE    := scripts/ensure-packages.sh
 
-.PHONY: all build run test vmtest lint format bench install clean deps-build deps-test deps-run deps-lint deps-rig overcommit
+.PHONY: all build run test vmtest lint format bench install clean fuzz deps-build deps-test deps-run deps-lint deps-rig deps-fuzz overcommit
 
 all: build
 
@@ -24,6 +27,7 @@ deps-run:   ; @$(ENSURE) $(RUN_PACKAGES)
 deps-test:  ; @$(ENSURE) $(TEST_PACKAGES)
 deps-lint:  ; @$(ENSURE) $(LINT_PACKAGES)
 deps-rig:   ; @$(ENSURE) $(RIG_PACKAGES)
+deps-fuzz:  ; @$(ENSURE) $(FUZZ_PACKAGES)
 
 # Release build; binaries land in build/bin.
 build: deps-build
@@ -53,6 +57,12 @@ lint: deps-lint
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFCPU_SANITIZE=ON -DPREFCPU_BUILD_BENCH=OFF
 	JOBS=$(JOBS) scripts/lint.sh $(ASAN)
 
+# libFuzzer targets of every parser (clang, ASan+UBSan), each run FUZZ_SECONDS from fuzz/corpus.
+fuzz: deps-fuzz
+	cmake -S . -B $(FUZZ) -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFCPU_FUZZ=ON
+	cmake --build $(FUZZ) -j $(JOBS)
+	scripts/run-fuzzers.sh $(FUZZ)/bin $(FUZZ_SECONDS)
+
 format: deps-lint
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
 
@@ -63,4 +73,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)
