@@ -7,8 +7,10 @@
 
 namespace prefcpu {
 
-inline std::string json_text(const nlohmann::json& value, int indent = -1) {
-  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+// Json is nlohmann::json or nlohmann::ordered_json (kept in insertion order).
+template <typename Json = nlohmann::json>
+std::string json_text(const Json& value, int indent = -1) {
+  return value.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace prefcpu
