@@ -3,6 +3,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/result.h"
 
 namespace prefcpu {
 
@@ -12,5 +16,9 @@ inline constexpr int kExitBadInput = 2;
 
 void add_offline_commands(CLI::App& app, int* exit_code);  // replay, record, governors
 void add_daemon_commands(CLI::App& app, int* exit_code);   // status, set-preferred, set, history
+void add_top_command(CLI::App& app, int* exit_code);       // top
+
+// One request to prefcpud's control socket in state_dir; its reply object, or why none came.
+Result<nlohmann::json> call_daemon(const std::string& state_dir, const nlohmann::json& request);
 
 }  // namespace prefcpu

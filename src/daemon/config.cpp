@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/governor.h"
+#include "daemon/metrics.h"
 
 namespace prefcpu {
 
@@ -15,7 +16,7 @@ namespace {
 
 constexpr std::string_view kKeys =
     "governor, interval_ms, high_threshold, low_threshold, cgroups, cgroup_root, shield, "
-    "dry_run, irq_mode, irq_root, history_size, verbose";
+    "dry_run, irq_mode, irq_root, history_size, verbose, metrics_listen, metrics_textfile";
 
 std::string where(const toml::node& node, std::string_view source) {
   const auto& begin = node.source().begin;
@@ -77,6 +78,8 @@ Status set_key(Config& config, std::string_view key, const toml::node& node,
   if (key == "shield") return flag(config.shield);
   if (key == "dry_run") return flag(config.dry_run);
   if (key == "verbose") return flag(config.verbose);
+  if (key == "metrics_listen") return text(config.metrics_listen);
+  if (key == "metrics_textfile") return text(config.metrics_textfile);
   if (key == "history_size") {
     auto value = get_unsigned(node, key, source, kMaxHistorySize);
     if (!value) return value.error();
@@ -152,6 +155,15 @@ Status validate_config(const Config& config) {
     return make_error("history_size {} is out of range: expected 1..{}", config.history_size,
                       kMaxHistorySize);
   }
+  if (!config.metrics_listen.empty()) {
+    if (auto address = parse_metrics_address(config.metrics_listen); !address) {
+      return address.error();
+    }
+  }
+  if (!config.metrics_textfile.empty() && config.metrics_textfile.front() != '/') {
+    return make_error("metrics_textfile \"{}\" is invalid: expected an absolute path",
+                      config.metrics_textfile);
+  }
   for (const auto& name : config.cgroups) {
     if (name.empty() || name.front() == '/' || name.find("..") != std::string::npos) {
       return make_error(
@@ -171,6 +183,8 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   if (running.dry_run != next.dry_run) keys.emplace_back("dry_run");
   if (running.irq_mode != next.irq_mode) keys.emplace_back("irq_mode");
   if (running.irq_root != next.irq_root) keys.emplace_back("irq_root");
+  if (running.metrics_listen != next.metrics_listen) keys.emplace_back("metrics_listen");
+  if (running.metrics_textfile != next.metrics_textfile) keys.emplace_back("metrics_textfile");
   return keys;
 }
 

@@ -251,6 +251,16 @@ Status Daemon::create_actuators() {
 
 Status Daemon::start() {
   if (auto status = lock_state_dir(); !status) return status;
+  // Refused before anything changes; started after the signals are blocked (threads inherit it).
+  if (auto status = metrics_.start(deps_.fs, config_.metrics_listen, config_.metrics_textfile,
+                                   deps_.listen_metrics);
+      !status) {
+    return status;
+  }
+  if (auto port = metrics_.port()) {
+    deps_.log.info("metrics: serving http://{}:{}/metrics",
+                   parse_metrics_address(config_.metrics_listen)->host, *port);
+  }
   if (auto status = recover_from_journal(); !status) return status;
   if (auto status = detect_mode(); !status) return status;
 
@@ -297,9 +307,12 @@ void Daemon::publish(bool force) {
   if (!force && now - status_written_ns_ < kStatusRefreshNs) return;
   status_written_ns_ = now;
   auto path = paths_.state_dir / protocol::kStatusName;
-  if (auto written = publish_file(path, status().dump(2) + "\n"); !written) {
+  nlohmann::json published = status();
+  if (auto written = publish_file(path, published.dump(2) + "\n"); !written) {
     deps_.log.warning("publishing {}: {}", path.string(), written.error().message);
   }
+  // Metrics follow status.json: the same status, at the same cadence.
+  if (auto line = metrics_.publish(published, force, now)) deps_.log.warning("{}", *line);
 }
 
 Status Daemon::stop() {
@@ -354,6 +367,8 @@ Status Daemon::reload() {
   config_.dry_run = kept.dry_run;
   config_.irq_mode = kept.irq_mode;
   config_.irq_root = kept.irq_root;
+  config_.metrics_listen = kept.metrics_listen;
+  config_.metrics_textfile = kept.metrics_textfile;
   deps_.log.info("reloaded: governor {}, interval_ms {}, high_threshold {}, low_threshold {}",
                  config_.governor, config_.knobs.interval_ms, config_.knobs.high_threshold,
                  config_.knobs.low_threshold);
