@@ -70,10 +70,9 @@ std::vector<std::string> format_irq_status(const nlohmann::json& irqs) {
   }
   const auto& default_affinity = get(irqs, "default_smp_affinity");
   if (default_affinity.is_object()) {
-    lines.push_back(fmt::format("  default_smp_affinity: {} (original {}, {})",
-                                text(get(default_affinity, "current")),
-                                text(get(default_affinity, "original")),
-                                text(get(default_affinity, "state"))));
+    lines.push_back(fmt::format(
+        "  default_smp_affinity: {} (original {}, {})", text(get(default_affinity, "current")),
+        text(get(default_affinity, "original")), text(get(default_affinity, "state"))));
   }
   const auto& irqbalance = get(irqs, "irqbalance");
   if (irqbalance.is_object()) {
@@ -107,9 +106,10 @@ std::string format_status(const nlohmann::json& status) {
   out += fmt::format("preferred  {}   (online {})\n", text(get(status, "preferred")),
                      text(get(status, "online")));
   bool automatic = get(status, "automatic") != false;
-  out += fmt::format("monitor    {}, governor {}\n",
-                     automatic ? "automatic" : "off: custom mask " + text(get(status, "custom_preferred")),
-                     text(get(status, "governor")));
+  out += fmt::format(
+      "monitor    {}, governor {}\n",
+      automatic ? "automatic" : "off: custom mask " + text(get(status, "custom_preferred")),
+      text(get(status, "governor")));
   out += fmt::format("knobs      interval_ms {}, high_threshold {}, low_threshold {}\n",
                      text(get(knobs, "interval_ms")), text(get(knobs, "high_threshold")),
                      text(get(knobs, "low_threshold")));

@@ -18,7 +18,9 @@ namespace {
 
 volatile std::sig_atomic_t g_top_stop = 0;  // NOLINT: written by the signal handler
 
-extern "C" void stop_top(int /*signal*/) { g_top_stop = 1; }
+extern "C" void stop_top(int /*signal*/) {
+  g_top_stop = 1;
+}
 
 std::size_t terminal_width() {
   winsize size{};
@@ -126,8 +128,8 @@ int run_top(const std::string& state_dir, bool once) {
         error = frame.error().message;
         break;
       }
-      write_all("\x1b[H\x1b[2J" + render_top(frame->status, frame->history,
-                                               {terminal_width(), true}) +
+      write_all("\x1b[H\x1b[2J" +
+                render_top(frame->status, frame->history, {terminal_width(), true}) +
                 "\n(q quits)");
       if (quit_key(refresh_ms(frame->status))) break;
     }

@@ -61,15 +61,20 @@ std::string cpu_rows(const CpuSet& preferred, const CpuSet& online, const TopOpt
       marks += std::string(cell - 1, ' ');
       marks += options.color ? std::string(colour) + mark + kReset : std::string(mark);
     }
-    while (!marks.empty() && marks.back() == ' ') marks.pop_back();  // offline CPUs at the end leave no blanks
+    while (!marks.empty() && marks.back() == ' ')
+      marks.pop_back();  // offline CPUs at the end leave no blanks
     out += numbers + "\n" + marks + "\n";
   }
   return out;
 }
 
+// A decision that did something: the mask changed, or the user or an error stepped in. A shrink
+// at the protected core or a grow at the full mask changes nothing and is left out.
 bool is_decision(const nlohmann::json& entry, const nlohmann::json* previous) {
   std::string action = text(get(entry, "action"));
-  if (action != "hold" && action != "skip" && action != "mirror" && action != "idle") return true;
+  if (action == "baseline" || action == "manual" || action == "auto" || action == "error") {
+    return true;
+  }
   return previous != nullptr && get(*previous, "preferred") != get(entry, "preferred");
 }
 
@@ -99,9 +104,8 @@ std::string render_top(const nlohmann::json& status, const nlohmann::json& histo
       "{}prefcpu top{}  mode {}, governor {}, interval_ms {}, {}\n", options.color ? kBold : "",
       options.color ? kReset : "", text(get(status, "mode")), text(get(status, "governor")),
       text(get(knobs, "interval_ms")),
-      get(status, "automatic") == false
-          ? "custom mask " + text(get(status, "custom_preferred"))
-          : std::string("automatic"));
+      get(status, "automatic") == false ? "custom mask " + text(get(status, "custom_preferred"))
+                                        : std::string("automatic"));
 
   CpuSet preferred = cpus_of(get(status, "preferred"));
   CpuSet online = cpus_of(get(status, "online"));

@@ -131,8 +131,11 @@ std::vector<MetricFamily> metrics_from_status(const nlohmann::json& status) {
   const auto* found = field(status, "counters");
   const nlohmann::json& counters = found != nullptr ? *found : empty;
   std::vector<ClientMetric> decisions;
-  for (const auto& [action, key] : {std::pair{"shrink", "shrinks"}, {"grow", "grows"},
-                                    {"hold", "holds"}, {"skip", "skips"}, {"manual", "manual"}}) {
+  for (const auto& [action, key] : {std::pair{"shrink", "shrinks"},
+                                    {"grow", "grows"},
+                                    {"hold", "holds"},
+                                    {"skip", "skips"},
+                                    {"manual", "manual"}}) {
     if (auto value = number(counters, key)) {
       decisions.push_back(sample(MetricType::Counter, *value, {{"action", action}}));
     }
@@ -202,8 +205,8 @@ std::optional<std::string> Metrics::publish(const nlohmann::json& status, bool c
                                             std::int64_t now_ns) {
   if (!enabled()) return std::nullopt;
   auto families = metrics_from_status(status);
-  bool due = !textfile_.empty() &&
-             (changed || !textfile_written_ns_ || now_ns - *textfile_written_ns_ >= kTextfileRefreshNs);
+  bool due = !textfile_.empty() && (changed || !textfile_written_ns_ ||
+                                    now_ns - *textfile_written_ns_ >= kTextfileRefreshNs);
   std::optional<std::string> line;
   if (due) {
     textfile_written_ns_ = now_ns;  // a failure waits for the next change or refresh, too

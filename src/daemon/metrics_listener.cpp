@@ -50,10 +50,10 @@ Status try_bind(const MetricsAddress& address) {
   if (bound == 0) return {};
   return make_errno_error(err, "metrics_listen {}: cannot bind: {}{}", address.text(),
                           std::strerror(err),
-                          err == EADDRINUSE       ? " (another process listens there)"
-                          : err == EADDRNOTAVAIL  ? " (not an address of this machine)"
-                          : err == EACCES         ? " (ports below 1024 need privilege)"
-                                                  : "");
+                          err == EADDRINUSE      ? " (another process listens there)"
+                          : err == EADDRNOTAVAIL ? " (not an address of this machine)"
+                          : err == EACCES        ? " (ports below 1024 need privilege)"
+                                                 : "");
 }
 
 }  // namespace
@@ -63,7 +63,7 @@ Result<std::unique_ptr<MetricsListener>> listen_metrics(const MetricsAddress& ad
   if (auto status = try_bind(address); !status) return status.error();
   try {
     // A client that stalls mid-request is dropped after 5 s rather than holding a thread.
-    std::vector<std::string> options = {"listening_ports", address.text(), "num_threads", "2",
+    std::vector<std::string> options = {"listening_ports",    address.text(), "num_threads", "2",
                                         "request_timeout_ms", "5000"};
     auto exposer = std::make_unique<prometheus::Exposer>(std::move(options));
     return std::unique_ptr<MetricsListener>(

@@ -44,7 +44,8 @@ done
 echo 0-3 >"$tmp/sys/devices/system/cpu/online"
 mkdir -p "$tmp/proc"
 printf 'processor\t: 0\nflags\t\t: fpu hypervisor\n' >"$tmp/proc/cpuinfo"
-: >"$tmp/prefcpud.toml"
+mkdir -p "$tmp/textfile"
+printf 'metrics_textfile = "%s"\n' "$tmp/textfile/prefcpu.prom" >"$tmp/prefcpud.toml"
 write_stat() {  # write_stat STEAL_TICKS
   printf 'cpu  10 0 10 100 0 0 0 %s 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\ncpu1 1 0 1 1 0 0 0 0 0 0\ncpu2 1 0 1 1 0 0 0 0 0 0\ncpu3 1 0 1 1 0 0 0 0 0 0\n' "$1" >"$tmp/stat.new"
   mv "$tmp/stat.new" "$tmp/stat"
@@ -61,15 +62,16 @@ write_stat 0
 ) &
 writer=$!
 
-start() {  # start LOG STATE_DIR ARGS...: prefcpud in the background
+start() {  # start LOG STATE_DIR ARGS...: prefcpud in the foreground of this shell or subshell
   local log="$1" state="$2"
   shift 2
-  "$prefcpud" --foreground --dry-run --config "$tmp/prefcpud.toml" --state-dir "$state" \
+  exec "$prefcpud" --foreground --dry-run --config "$tmp/prefcpud.toml" --state-dir "$state" \
     --proc-stat "$tmp/stat" --sysfs-root "$tmp/sys" --proc-root "$tmp/proc" --irq-mode off \
     --interval-ms 100 "$@" >"$log" 2>&1
 }
 
-start "$tmp/log" "$tmp/state" --metrics-listen 127.0.0.1:0 &
+# exec in a subshell: $! is prefcpud itself, so the signals below reach it.
+(start "$tmp/log" "$tmp/state" --metrics-listen 127.0.0.1:0) &
 daemon=$!
 serving() { grep -q 'metrics: serving http://127.0.0.1:[0-9]*/metrics' "$tmp/log"; }
 check "prefcpud says where it serves metrics" wait_for 20 serving
@@ -89,6 +91,9 @@ check "shrink decisions counted" has '^prefcpu_decisions_total\{action="shrink"\
 check "mask changes counted" has '^prefcpu_mask_changes_total [1-9][0-9]*$'
 check "error counters present" has '^prefcpu_sample_errors_total 0$'
 check "info labels" has '^prefcpu_info\{backend="cgroupfs",governor="kernel",mode="dry-run"\} 1$'
+check "the textfile has the metrics" grep -q '^prefcpu_info{backend="cgroupfs",governor="kernel",mode="dry-run"} 1$' "$tmp/textfile/prefcpu.prom"
+check "the textfile follows mask changes" grep -qE '^prefcpu_preferred_cpus [1-3]$' "$tmp/textfile/prefcpu.prom"
+check "the textfile leaves no temporary behind" test "$(ls -A "$tmp/textfile")" = prefcpu.prom
 curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/other" >"$tmp/code"
 check "only /metrics is served" grep -qx 404 "$tmp/code"
 
@@ -109,14 +114,15 @@ check "status exits 0" test $? -eq 0
 check "status is not JSON" bash -c "! grep -q '[{}]' '$tmp/status'"
 
 # The port is now taken: a second prefcpud must refuse to start and say why.
-start "$tmp/log2" "$tmp/state2" --metrics-listen "127.0.0.1:$port"
+(start "$tmp/log2" "$tmp/state2" --metrics-listen "127.0.0.1:$port")
 check "a port in use: exit 1" test $? -eq 1
 check "a port in use: the reason" grep -q "metrics_listen 127.0.0.1:$port: cannot bind: Address already in use" "$tmp/log2"
 check "a port in use: nothing published" test ! -e "$tmp/state2/status.json"
 for bad in localhost:9747 127.0.0.1:99999 '[::1]:9747' 127.0.0.1; do
-  start "$tmp/log3" "$tmp/state3" --metrics-listen "$bad"
+  (start "$tmp/log3" "$tmp/state3" --metrics-listen "$bad")
   check "malformed $bad: exit 2" test $? -eq 2
-  check "malformed $bad: the reason" grep -q "invalid metrics address \"$bad\".*expected IPV4:PORT" "$tmp/log3"
+  check "malformed $bad: the reason" grep -qF "invalid metrics address \"$bad\"" "$tmp/log3"
+  check "malformed $bad: what is accepted" grep -qF "expected IPV4:PORT such as 127.0.0.1:9747" "$tmp/log3"
 done
 printf 'metrics_listen = "127.0.0.1:80x"\n' >"$tmp/bad.toml"
 "$prefcpud" --foreground --dry-run --config "$tmp/bad.toml" --state-dir "$tmp/state3" \

@@ -35,8 +35,8 @@ TEST(StatusViewTest, IrqsAreReadableLinesNotJson) {
 TEST(StatusViewTest, IrqbalanceAndNotYetMeasuredInterrupts) {
   auto irqs = irq_status();
   irqs["interrupts_non_preferred"] = nullptr;
-  irqs["irqbalance"] = {{"reachable", true}, {"pid", 812}, {"socket", "@"},
-                        {"banned", "2-3"}, {"user_banned", ""}, {"error", nullptr}};
+  irqs["irqbalance"] = {{"reachable", true}, {"pid", 812},        {"socket", "@"},
+                        {"banned", "2-3"},   {"user_banned", ""}, {"error", nullptr}};
   auto lines = format_irq_status(irqs);
   EXPECT_EQ(lines[1], "  interrupts on non-preferred CPUs: not measured yet");
   EXPECT_EQ(lines[3], "  irqbalance: pid 812 on @, banned 2-3 (the user's own: )");
@@ -44,9 +44,16 @@ TEST(StatusViewTest, IrqbalanceAndNotYetMeasuredInterrupts) {
 
 TEST(StatusViewTest, StatusPrintsNoJsonForAnyActuator) {
   nlohmann::json status = {
-      {"state", "running"}, {"pid", 7}, {"mode", "enforce"}, {"mode_reason", "KVM guest"},
-      {"preferred", "0-2"}, {"online", "0-3"}, {"steal_bp", 630}, {"last_action", "shrink"},
-      {"governor", "kernel"}, {"automatic", true},
+      {"state", "running"},
+      {"pid", 7},
+      {"mode", "enforce"},
+      {"mode_reason", "KVM guest"},
+      {"preferred", "0-2"},
+      {"online", "0-3"},
+      {"steal_bp", 630},
+      {"last_action", "shrink"},
+      {"governor", "kernel"},
+      {"automatic", true},
       {"knobs", {{"interval_ms", 1000}, {"high_threshold", 500}, {"low_threshold", 200}}},
       {"counters", {{"periods", 3}, {"shrinks", 1}}},
       {"actuators", {{"irqs", irq_status()}, {"other", {{"applies", 3}, {"list", {1, 2}}}}}}};

@@ -26,12 +26,13 @@ nlohmann::json entry(std::int64_t seconds, nlohmann::json steal, const char* act
 }
 
 nlohmann::json history() {
-  return {{"monotonic_ns", 10'000'000'000},
-          {"history",
-           {entry(1, nullptr, "baseline", "0-3"), entry(2, 0, "hold", "0-3"),
-            entry(3, 630, "shrink", "0-2"), entry(4, 300, "hold", "0-2"),
-            entry(5, nullptr, "error", "0-2"), entry(6, 1000, "shrink", "0-1"),
-            entry(7, 100, "grow", "0-2"), entry(8, 250, "hold", "0-2")}}};
+  return {
+      {"monotonic_ns", 10'000'000'000},
+      {"history",
+       {entry(1, nullptr, "baseline", "0-3"), entry(2, 0, "hold", "0-3"),
+        entry(3, 630, "shrink", "0-2"), entry(4, 300, "hold", "0-2"),
+        entry(5, nullptr, "error", "0-2"), entry(6, 1000, "shrink", "0-1"),
+        entry(7, 100, "grow", "0-2"), entry(8, 250, "hold", "0-2"), entry(9, 0, "grow", "0-2")}}};
 }
 
 TEST(TopViewTest, SparklineScalesToTheMaximum) {
@@ -47,13 +48,13 @@ TEST(TopViewTest, AFrameShowsTheMaskTheStealAndTheLastDecisions) {
       << frame;
   EXPECT_NE(frame.find("CPU         0 1 2 3\npreferred   ■ ■ ■ ·\n"), std::string::npos) << frame;
   EXPECT_NE(frame.find("3 of 4 online CPUs preferred (0-2)"), std::string::npos) << frame;
-  // Scaled to the largest steal shown (10 %); the error period is a blank.
-  EXPECT_NE(frame.find("steal      ▁▁▅▃ █▂▃\n"), std::string::npos) << frame;
+  // Scaled to the largest steal shown (10 %); the baseline and the error period are blanks.
+  EXPECT_NE(frame.find("steal       ▁▅▃ █▂▃▁\n"), std::string::npos) << frame;
   EXPECT_NE(frame.find("now 6.30 %, top of scale 10.00 % (high_threshold 5.00 %, low_threshold "
                        "2.00 %)"),
             std::string::npos)
       << frame;
-  // Newest first; holds are not decisions; the error is.
+  // Newest first; holds and decisions that changed nothing are left out; the error is shown.
   auto grow = frame.find("      -3.0  grow      1.00 %     0-2\n");
   auto shrink = frame.find("      -4.0  shrink    10.00 %    0-1\n");
   auto error = frame.find("      -5.0  error     -          0-2\n");
@@ -63,6 +64,7 @@ TEST(TopViewTest, AFrameShowsTheMaskTheStealAndTheLastDecisions) {
   EXPECT_LT(shrink, error);
   EXPECT_LT(error, baseline);
   EXPECT_EQ(frame.find("  hold  "), std::string::npos) << frame;
+  EXPECT_EQ(frame.find("-1.0  grow"), std::string::npos) << "a grow at the full mask did nothing";
   EXPECT_EQ(frame.find('\x1b'), std::string::npos) << "no escape codes without colour";
 }
 

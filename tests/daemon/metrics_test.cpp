@@ -24,16 +24,15 @@ TEST(MetricsAddressTest, RefusesMalformedAddressesWithTheReason) {
     const char* text;
     const char* says;
   };
-  for (const auto& [text, says] : {Case{"", "no port"}, Case{"127.0.0.1", "no port"},
-                                   Case{"localhost:9747", "\"localhost\" is not an IPv4 address"},
-                                   Case{"999.1.1.1:80", "is not an IPv4 address"},
-                                   Case{"[::1]:9747", "is not an IPv4 address"},
-                                   Case{" 127.0.0.1:1", "is not an IPv4 address"},
-                                   Case{"127.0.0.1:", "port \"\" is not a number"},
-                                   Case{"127.0.0.1:65536", "port \"65536\""},
-                                   Case{"127.0.0.1:0x10", "port \"0x10\""},
-                                   Case{"127.0.0.1:080", "port \"080\""},
-                                   Case{"127.0.0.1:-1", "port \"-1\""}}) {
+  for (const auto& [text, says] :
+       {Case{"", "no port"}, Case{"127.0.0.1", "no port"},
+        Case{"localhost:9747", "\"localhost\" is not an IPv4 address"},
+        Case{"999.1.1.1:80", "is not an IPv4 address"},
+        Case{"[::1]:9747", "is not an IPv4 address"},
+        Case{" 127.0.0.1:1", "is not an IPv4 address"},
+        Case{"127.0.0.1:", "port \"\" is not a number"}, Case{"127.0.0.1:65536", "port \"65536\""},
+        Case{"127.0.0.1:0x10", "port \"0x10\""}, Case{"127.0.0.1:080", "port \"080\""},
+        Case{"127.0.0.1:-1", "port \"-1\""}}) {
     auto address = parse_metrics_address(text);
     ASSERT_FALSE(address.ok()) << text;
     EXPECT_NE(address.error().message.find(says), std::string::npos) << address.error().message;
@@ -55,19 +54,19 @@ nlohmann::json sample_status() {
 
 TEST(MetricsFromStatusTest, NamesAndValuesFollowTheStatus) {
   std::string text = format_metrics(metrics_from_status(sample_status()));
-  for (const char* line : {"# TYPE prefcpu_steal_ratio gauge\nprefcpu_steal_ratio 0.063\n",
-                           "prefcpu_preferred_cpus 3\n", "prefcpu_online_cpus 4\n",
-                           "# TYPE prefcpu_decisions_total counter\n",
-                           "prefcpu_decisions_total{action=\"shrink\"} 2\n",
-                           "prefcpu_decisions_total{action=\"grow\"} 1\n",
-                           "prefcpu_decisions_total{action=\"hold\"} 5\n",
-                           "prefcpu_decisions_total{action=\"manual\"} 1\n",
-                           "prefcpu_periods_total 9\n", "prefcpu_mask_changes_total 3\n",
-                           "prefcpu_sample_errors_total 4\n", "prefcpu_apply_errors_total 6\n",
-                           "prefcpu_irqs_on_non_preferred 4\n",
-                           "prefcpu_interrupts_non_preferred 12\n",
-                           "prefcpu_info{backend=\"cgroupfs\",governor=\"kernel\",mode=\"enforce\"} "
-                           "1\n"}) {
+  for (const char* line :
+       {"# TYPE prefcpu_steal_ratio gauge\nprefcpu_steal_ratio 0.063\n",
+        "prefcpu_preferred_cpus 3\n", "prefcpu_online_cpus 4\n",
+        "# TYPE prefcpu_decisions_total counter\n",
+        "prefcpu_decisions_total{action=\"shrink\"} 2\n",
+        "prefcpu_decisions_total{action=\"grow\"} 1\n",
+        "prefcpu_decisions_total{action=\"hold\"} 5\n",
+        "prefcpu_decisions_total{action=\"manual\"} 1\n", "prefcpu_periods_total 9\n",
+        "prefcpu_mask_changes_total 3\n", "prefcpu_sample_errors_total 4\n",
+        "prefcpu_apply_errors_total 6\n", "prefcpu_irqs_on_non_preferred 4\n",
+        "prefcpu_interrupts_non_preferred 12\n",
+        "prefcpu_info{backend=\"cgroupfs\",governor=\"kernel\",mode=\"enforce\"} "
+        "1\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing " << line << " in\n" << text;
   }
 }
@@ -106,16 +105,17 @@ struct FakeListen {
   std::optional<std::string> refuse;
 
   MetricsListen factory() {
-    return [this](const MetricsAddress& at, std::shared_ptr<MetricsSnapshot> snap)
-               -> Result<std::unique_ptr<MetricsListener>> {
-      if (refuse) return make_error("{}", *refuse);
-      address = at;
-      snapshot = std::move(snap);
-      struct Listener final : MetricsListener {
-        std::uint16_t port() const override { return 4242; }
-      };
-      return std::unique_ptr<MetricsListener>(std::make_unique<Listener>());
-    };
+    return
+        [this](const MetricsAddress& at,
+               std::shared_ptr<MetricsSnapshot> snap) -> Result<std::unique_ptr<MetricsListener>> {
+          if (refuse) return make_error("{}", *refuse);
+          address = at;
+          snapshot = std::move(snap);
+          struct Listener final : MetricsListener {
+            std::uint16_t port() const override { return 4242; }
+          };
+          return std::unique_ptr<MetricsListener>(std::make_unique<Listener>());
+        };
   }
   std::string scrape() const { return format_metrics(snapshot->Collect()); }
 };
@@ -223,7 +223,8 @@ TEST_F(DaemonMetricsTest, AFailingTextfileIsLoggedOnceAndRetried) {
   for (int i = 0; i < 25; ++i) period(*d, 0.03);
   EXPECT_EQ(fs.replaces, 3) << "at start, then every 10 s";
   int lines = 0;
-  for (const auto& line : log.captured()) lines += line.find("metrics_textfile") != std::string::npos;
+  for (const auto& line : log.captured())
+    lines += line.find("metrics_textfile") != std::string::npos;
   EXPECT_EQ(lines, 1);
   fs.fail = false;
   for (int i = 0; i < 10; ++i) period(*d, 0.03);
