@@ -63,7 +63,7 @@ std::string cpu_rows(const CpuSet& preferred, const CpuSet& online, const TopOpt
     }
     while (!marks.empty() && marks.back() == ' ')
       marks.pop_back();  // offline CPUs at the end leave no blanks
-    out += numbers + "\n" + marks + "\n";
+    out.append(numbers).append("\n").append(marks).append("\n");
   }
   return out;
 }

@@ -33,7 +33,7 @@ std::optional<double> number(const nlohmann::json& object, const char* key) {
   return value->get<double>();
 }
 
-std::string string_or(const nlohmann::json& object, const char* key, std::string fallback) {
+std::string string_or(const nlohmann::json& object, const char* key, const char* fallback) {
   const auto* value = field(object, key);
   return value != nullptr && value->is_string() ? value->get<std::string>() : fallback;
 }
