@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/result.h"
+#include "protocol/protocol.h"
 
 namespace prefcpu {
 
@@ -18,7 +19,8 @@ void add_offline_commands(CLI::App& app, int* exit_code);  // replay, record, go
 void add_daemon_commands(CLI::App& app, int* exit_code);   // status, set-preferred, set, history
 void add_top_command(CLI::App& app, int* exit_code);       // top
 
-// One request to prefcpud's control socket in state_dir; its reply object, or why none came.
-Result<nlohmann::json> call_daemon(const std::string& state_dir, const nlohmann::json& request);
+// One request to prefcpud's control socket in state_dir: the reply's body, or why none came
+// (the daemon's own error included).
+Result<nlohmann::json> ask_daemon(const std::string& state_dir, const protocol::Request& request);
 
 }  // namespace prefcpu

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "protocol/json_text.h"
+
 namespace prefcpu {
 
 namespace {
@@ -38,7 +40,7 @@ std::string scalars(const nlohmann::json& object) {
 std::string text(const nlohmann::json& value) {
   if (value.is_null()) return "-";
   if (value.is_string()) return value.get<std::string>();
-  return value.dump();
+  return json_text(value);
 }
 
 std::vector<std::string> format_irq_status(const nlohmann::json& irqs) {

@@ -68,14 +68,13 @@ struct Frame {
 };
 
 Result<Frame> fetch(const std::string& state_dir) {
-  auto status = call_daemon(state_dir, {{"cmd", "status"}});
+  auto status = ask_daemon(state_dir, protocol::StatusRequest{});
   if (!status) return status.error();
-  if (!status->value("ok", false)) {
-    return make_error("prefcpud refused status: {}", status->value("error", std::string("?")));
-  }
-  auto history = call_daemon(state_dir, {{"cmd", "history"}, {"count", 0}});
+  auto history = ask_daemon(state_dir, protocol::HistoryRequest{0});
   if (!history) return history.error();
-  return Frame{(*status)["status"], std::move(*history)};
+  const auto& object = *status;
+  return Frame{object.is_object() && object.contains("status") ? object["status"] : object,
+               std::move(*history)};
 }
 
 // Waits up to timeout_ms for a key; true when it asks to quit (q, Q or a Ctrl-C byte).

@@ -23,6 +23,7 @@
 #include "linux/irq/irq_actuator.h"
 #include "linux/journal.h"
 #include "linux/kernel_fs.h"
+#include "protocol/protocol.h"
 
 namespace prefcpu {
 
@@ -123,8 +124,8 @@ class Daemon {
   std::optional<CpuSet> read_kernel_preferred();
 
   // daemon_control.cpp
-  nlohmann::json set_preferred(const nlohmann::json& request, const Peer& peer);
-  nlohmann::json set_knob(const nlohmann::json& request, const Peer& peer);
+  nlohmann::json set_preferred(const protocol::SetPreferredRequest& request, const Peer& peer);
+  nlohmann::json set_knob(const protocol::SetKnobRequest& request, const Peer& peer);
   void apply_now(std::string_view action);
 
   DaemonDeps deps_;

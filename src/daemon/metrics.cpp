@@ -1,9 +1,7 @@
 #include "daemon/metrics.h"
 
-#include <arpa/inet.h>
 #include <prometheus/text_serializer.h>
 
-#include <charconv>
 #include <sstream>
 
 #include "core/cpu_set.h"
@@ -15,10 +13,6 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-constexpr std::string_view kAccepted =
-    "expected IPV4:PORT such as 127.0.0.1:9747 (an IPv4 address, not a host name; port "
-    "0..65535)";
 
 // A field of an object, or nullptr when `object` is not one or lacks it.
 const nlohmann::json* field(const nlohmann::json& object, const char* key) {
@@ -89,30 +83,6 @@ std::optional<double> irqs_on_non_preferred(const nlohmann::json& status) {
 }
 
 }  // namespace
-
-Result<MetricsAddress> parse_metrics_address(std::string_view text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) {
-    return make_error("invalid metrics address \"{}\": no port; {}", text, kAccepted);
-  }
-  MetricsAddress address;
-  address.host = std::string(text.substr(0, colon));
-  in_addr ignored{};
-  if (::inet_pton(AF_INET, address.host.c_str(), &ignored) != 1) {
-    return make_error("invalid metrics address \"{}\": \"{}\" is not an IPv4 address; {}", text,
-                      address.host, kAccepted);
-  }
-  std::string_view port = text.substr(colon + 1);
-  unsigned value = 0;
-  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || error != std::errc() || end != port.data() + port.size() || value > 65535 ||
-      (port.size() > 1 && port.front() == '0')) {
-    return make_error("invalid metrics address \"{}\": port \"{}\" is not a number in 0..65535; {}",
-                      text, port, kAccepted);
-  }
-  address.port = static_cast<std::uint16_t>(value);
-  return address;
-}
 
 std::vector<MetricFamily> metrics_from_status(const nlohmann::json& status) {
   Families out;

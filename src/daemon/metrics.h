@@ -18,18 +18,10 @@
 #include <vector>
 
 #include "core/result.h"
+#include "daemon/metrics_address.h"
 #include "linux/kernel_fs.h"
 
 namespace prefcpu {
-
-struct MetricsAddress {
-  std::string host;        // an IPv4 literal: civetweb as built by Debian binds no IPv6
-  std::uint16_t port = 0;  // 0: a free port the kernel picks (tests)
-  std::string text() const { return host + ":" + std::to_string(port); }
-};
-
-// "127.0.0.1:9747". Anything else is an error naming the text and what is accepted.
-Result<MetricsAddress> parse_metrics_address(std::string_view text);
 
 // The metric families for one status object (status.json, documented in docs/daemon.md).
 // Fields missing from it leave their metric out; it never throws on odd input.

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "protocol/json_text.h"
+
 namespace prefcpu::sim {
 
 namespace {
@@ -116,7 +118,7 @@ std::string format_json(const Report& report) {
     }
     doc["results"].push_back(std::move(entry));
   }
-  return doc.dump() + "\n";
+  return json_text(doc) + "\n";
 }
 
 std::string format_timeseries_csv(const Report& report) {
