@@ -2,9 +2,10 @@
 # runs every test. Each target installs the Debian packages it needs first.
 
 BUILD_PACKAGES := cmake g++ make pkg-config libfmt-dev nlohmann-json3-dev libcli11-dev \
-                  libtomlplusplus-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
+                  libtomlplusplus-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev \
+                  prometheus-cpp-dev
 RUN_PACKAGES   := $(BUILD_PACKAGES) util-linux
-TEST_PACKAGES  := $(BUILD_PACKAGES) util-linux procps irqbalance gnuplot-nox \
+TEST_PACKAGES  := $(BUILD_PACKAGES) util-linux procps irqbalance gnuplot-nox curl \
                   qemu-system-x86 busybox-static cpio kmod zstd rt-tests
 LINT_PACKAGES  := $(BUILD_PACKAGES) clang-format clang-tidy
 # The overcommit rig (bench/overcommit): the VM rig plus the guests' workloads.

@@ -13,6 +13,7 @@
 
 #include "core/result.h"
 #include "ctl/commands.h"
+#include "ctl/status_view.h"
 #include "protocol/json_text.h"
 #include "protocol/protocol.h"
 
@@ -115,70 +116,21 @@ const T* typed(const protocol::Outcome<T>& outcome, int* exit_code) {
   return &std::get<T>(outcome);
 }
 
-std::string text(const nlohmann::json& value) {
-  if (value.is_null()) return "-";
-  if (value.is_string()) return value.get<std::string>();
-  return json_text(value);
-}
-
-void print_status(const nlohmann::json& status) {
-  const auto& knobs = status["knobs"];
-  const auto& counters = status["counters"];
-  std::cout << "prefcpud " << text(status["state"]) << " (pid " << text(status["pid"]) << "), mode "
-            << text(status["mode"]) << ": " << text(status["mode_reason"]) << "\n";
-  std::cout << "preferred  " << text(status["preferred"]) << "   (online " << text(status["online"])
-            << ")\n";
-  std::cout << "monitor    "
-            << (status.value("automatic", true)
-                    ? "automatic"
-                    : "off: custom mask " + text(status["custom_preferred"]))
-            << ", governor " << text(status["governor"]) << "\n";
-  std::cout << "knobs      interval_ms " << text(knobs["interval_ms"]) << ", high_threshold "
-            << text(knobs["high_threshold"]) << ", low_threshold " << text(knobs["low_threshold"])
-            << "\n";
-  std::cout << "last       steal_bp " << text(status["steal_bp"]) << ", "
-            << text(status["last_action"]);
-  if (!status["last_change_age_ms"].is_null()) {
-    std::cout << ", mask changed " << status["last_change_age_ms"].get<double>() / 1000.0
-              << " s ago";
-  }
-  std::cout << "\n";
-  std::cout << "periods    " << text(counters["periods"]) << ": " << text(counters["shrinks"])
-            << " shrink, " << text(counters["grows"]) << " grow, " << text(counters["holds"])
-            << " hold, " << text(counters["skips"]) << " skip decisions; "
-            << text(counters["mask_changes"]) << " mask changes; errors: sample "
-            << text(counters["sample_errors"]) << ", apply " << text(counters["apply_errors"])
-            << "\n";
-  for (const auto& [name, actuator] : status["actuators"].items()) {
-    if (name == "cpusets" && actuator.contains("root")) {
-      std::cout << "cpusets    v" << text(actuator["cgroup_version"]) << " "
-                << text(actuator["root"]) << (actuator.value("shield", false) ? ", shield" : "")
-                << "; migrations " << text(actuator["migrations"])
-                << " (tasks last on a CPU that left), " << text(actuator["pinned_tasks"])
-                << " tasks in prefcpu-pinned\n";
-      for (const auto& [cgroup, cpus] : actuator["cgroups"].items()) {
-        std::cout << "  " << cgroup << ": " << text(cpus["current"]) << " (original "
-                  << text(cpus["original"]) << ")\n";
-      }
-    } else {
-      std::cout << name << "  " << json_text(actuator) << "\n";
-    }
-  }
-}
-
-void print_history(const nlohmann::json& reply) {
-  auto now = reply.value("monotonic_ns", std::int64_t{0});
-  std::cout << "   age_s  steal_bp  action    preferred        online\n";
-  for (const auto& entry : reply["history"]) {
-    double age = static_cast<double>(now - entry.value("monotonic_ns", now)) / 1e9;
-    std::string line =
-        fmt::format("{:8.1f}  {:>8}  {:<8}  {:<15}  {}\n", -age, text(entry["steal_bp"]),
-                    text(entry["action"]), text(entry["preferred"]), text(entry["online"]));
-    std::cout << line;
-  }
-}
-
 }  // namespace
+
+Result<nlohmann::json> ask_daemon(const std::string& state_dir, const protocol::Request& request) {
+  auto line = protocol::encode_request(request);
+  if (const auto* error = std::get_if<protocol::ProtocolError>(&line)) {
+    return make_error("{}", error->message);
+  }
+  auto text = call_daemon(state_dir, std::get<std::string>(line));
+  if (!text) return text.error();
+  auto decoded = protocol::decode_reply(*text);
+  if (const auto* error = std::get_if<protocol::ProtocolError>(&decoded)) {
+    return make_error("{}", error->message);
+  }
+  return std::get<nlohmann::json>(std::move(decoded));
+}
 
 void add_daemon_commands(CLI::App& app, int* exit_code) {
   struct Args {
@@ -205,7 +157,7 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
     if (args->json) {
       std::cout << json_text(reply[protocol::key::kStatus], 2) << "\n";
     } else {
-      print_status(reply["status"]);
+      std::cout << format_status(reply["status"]);
     }
   });
 
@@ -264,7 +216,7 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
     if (args->json) {
       std::cout << json_text(reply[protocol::key::kHistory], 2) << "\n";
     } else {
-      print_history(reply);
+      std::cout << format_history(reply);
     }
   });
 }

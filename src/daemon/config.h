@@ -28,6 +28,8 @@ struct Config {
   std::string irq_root = "/proc/irq";
   std::size_t history_size = 120;
   bool verbose = false;
+  std::string metrics_listen;    // empty: no HTTP listener (docs/metrics.md)
+  std::string metrics_textfile;  // empty: no node_exporter textfile
 
   friend bool operator==(const Config&, const Config&) = default;
 };

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "core/governor.h"
+#include "daemon/metrics_address.h"
 #include "linux/cgroup/cgroup_name.h"
 
 namespace prefcpu {
@@ -179,6 +180,25 @@ std::vector<ConfigKey> make_schema() {
       [](auto& c) -> auto& { return c.history_size; }));
   keys.push_back(boolean(
       "verbose", Reload::kLive, [](auto& c) -> auto& { return c.verbose; }));
+  keys.push_back(text(
+      "metrics_listen", "IPV4:PORT, or empty (off)", Reload::kRestart,
+      [](auto& c) -> auto& { return c.metrics_listen; },
+      [](const std::string& value) -> Result<std::string> {
+        if (value.empty()) return value;
+        if (auto address = parse_metrics_address(value); !address) return address.error();
+        return value;
+      },
+      [](const std::string& value) { return value; }));
+  keys.push_back(text(
+      "metrics_textfile", "an absolute path, or empty (off)", Reload::kRestart,
+      [](auto& c) -> auto& { return c.metrics_textfile; },
+      [](const std::string& value) -> Result<std::string> {
+        if (!value.empty() && value.front() != '/') {
+          return make_error("metrics_textfile \"{}\" is invalid: expected an absolute path", value);
+        }
+        return value;
+      },
+      [](const std::string& value) { return value; }));
   return keys;
 }
 

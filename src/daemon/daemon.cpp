@@ -253,6 +253,16 @@ Status Daemon::create_actuators() {
 Status Daemon::start() {
   if (auto status = lock_state_dir(); !status) return status;
   if (auto status = check_proc_stat(deps_.fs, paths_.proc_stat); !status) return status;
+  // Refused before anything changes; started after the signals are blocked (threads inherit it).
+  if (auto status = metrics_.start(deps_.fs, config_.metrics_listen, config_.metrics_textfile,
+                                   deps_.listen_metrics);
+      !status) {
+    return status;
+  }
+  if (auto port = metrics_.port()) {
+    deps_.log.info("metrics: serving http://{}:{}/metrics",
+                   parse_metrics_address(config_.metrics_listen)->host, *port);
+  }
   if (auto status = recover_from_journal(); !status) return status;
   if (auto status = detect_mode(); !status) return status;
 
@@ -299,9 +309,12 @@ void Daemon::publish(bool force) {
   if (!force && now - status_written_ns_ < kStatusRefreshNs) return;
   status_written_ns_ = now;
   auto path = paths_.state_dir / protocol::kStatusName;
-  if (auto written = publish_file(path, json_text(status(), 2) + "\n"); !written) {
+  nlohmann::json published = status();
+  if (auto written = publish_file(path, json_text(published, 2) + "\n"); !written) {
     deps_.log.warning("publishing {}: {}", path.string(), written.error().message);
   }
+  // Metrics follow status.json: the same status, at the same cadence.
+  if (auto line = metrics_.publish(published, force, now)) deps_.log.warning("{}", *line);
 }
 
 Status Daemon::stop() {

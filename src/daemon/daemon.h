@@ -17,6 +17,7 @@
 #include "daemon/control_server.h"
 #include "daemon/history.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "linux/actuator.h"
 #include "linux/clock.h"
 #include "linux/irq/irq_actuator.h"
@@ -45,6 +46,7 @@ struct DaemonDeps {
   ConfigSource config_source;
   IrqActuatorFactory make_irq = make_irq_actuator;
   std::uint64_t user_hz = 0;  // 0: sysconf(_SC_CLK_TCK)
+  MetricsListen listen_metrics = prefcpu::listen_metrics;
 };
 
 enum class DaemonMode {
@@ -89,6 +91,9 @@ class Daemon {
   const std::optional<std::string>& fatal() const { return fatal_; }
   // One line for sd_notify's STATUS=.
   std::string summary() const;
+  // What confines the cgroups; status.json's "backend" and the metrics' label.
+  std::string_view backend() const { return "cgroupfs"; }
+  const Metrics& metrics() const { return metrics_; }
 
  private:
   struct Counters {
@@ -145,6 +150,7 @@ class Daemon {
   std::int64_t status_written_ns_ = 0;
   std::string last_sample_error_;
   Counters counters_;
+  Metrics metrics_;
   std::optional<std::string> fatal_;
   int lock_fd_ = -1;
   bool started_ = false;

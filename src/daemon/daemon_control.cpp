@@ -28,6 +28,7 @@ nlohmann::json Daemon::status() const {
       {"state", stopped_ ? "stopped" : "running"},
       {"mode", mode_name(mode_)},
       {"mode_reason", mode_reason_},
+      {"backend", backend()},
       {"dry_run", config_.dry_run},
       {"preferred", format_cpulist(preferred_)},
       {"online", format_cpulist(online_)},

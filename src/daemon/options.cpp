@@ -49,6 +49,9 @@ ParsedCli parse_cli(int argc, char** argv) {
   auto* irq_mode_opt =
       app.add_option("--irq-mode", irq_mode, "auto, builtin, irqbalance or off (default auto)");
   auto* irq_root_opt = app.add_option("--irq-root", irq_root, "/proc/irq root");
+  std::string metrics_listen;
+  auto* metrics_opt = app.add_option("--metrics-listen", metrics_listen,
+                                     "Serve Prometheus metrics on IPV4:PORT, e.g. 127.0.0.1:9747");
   app.add_flag("--verbose,-v", cli.verbose, "Log every sample");
   try {
     app.parse(argc, argv);
@@ -77,6 +80,7 @@ ParsedCli parse_cli(int argc, char** argv) {
   if (cgroup_root_opt->count() > 0) cli.cgroup_root = cgroup_root;
   if (irq_mode_opt->count() > 0) cli.irq_mode = irq_mode;
   if (irq_root_opt->count() > 0) cli.irq_root = irq_root;
+  if (metrics_opt->count() > 0) cli.metrics_listen = metrics_listen;
   return {cli, 0};
 }
 
@@ -96,6 +100,7 @@ Result<Config> apply_cli(Config config, const CliOptions& cli) {
     config.irq_mode = *mode;
   }
   if (cli.irq_root) config.irq_root = *cli.irq_root;
+  if (cli.metrics_listen) config.metrics_listen = *cli.metrics_listen;
   if (auto status = validate_config(config); !status) return status.error();
   return config;
 }

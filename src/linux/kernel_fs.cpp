@@ -193,6 +193,10 @@ Status RealKernelFs::remove_directory(const std::filesystem::path& path) {
   return {};
 }
 
+Status KernelFs::replace(const std::filesystem::path& path, std::string_view content) {
+  return write_file_atomically(path, content);
+}
+
 Status write_file_atomically(const std::filesystem::path& path, std::string_view content) {
   std::filesystem::path temporary = path;
   temporary += ".tmp";

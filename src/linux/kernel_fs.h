@@ -38,6 +38,9 @@ class KernelFs {
   // One open(O_WRONLY|O_TRUNC) and one write(2), as `echo value > file` does; sysfs and
   // cgroupfs report a refusal as the errno of that write. The error carries errno_value.
   virtual Status write(const std::filesystem::path& path, std::string_view value) = 0;
+  // Replaces a regular file whole, so readers see the old or the new content (by default
+  // write_file_atomically below).
+  virtual Status replace(const std::filesystem::path& path, std::string_view content);
   // Names of the entries in dir, unsorted, without "." and "..".
   virtual Result<std::vector<std::string>> list(const std::filesystem::path& dir) const = 0;
   virtual bool exists(const std::filesystem::path& path) const = 0;
