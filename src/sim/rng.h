@@ -3,6 +3,7 @@
 // libraries, and std::log between libms, so neither is used.
 #pragma once
 
+#include <array>
 #include <bit>
 #include <cstdint>
 
@@ -19,7 +20,7 @@ inline std::uint64_t splitmix64(std::uint64_t& state) {
 
 // log2(x) for x in [1, 2^64), as Q32.32 fixed point, exactly by repeated squaring of the
 // normalised mantissa (one result bit per squaring); the error is below 2^-31.
-inline std::uint64_t log2_q32(std::uint64_t x) {
+constexpr std::uint64_t log2_q32(std::uint64_t x) {
   auto top = static_cast<std::uint64_t>(63 - std::countl_zero(x));
   // y = x / 2^top in [1, 2) as Q62.
   std::uint64_t y = top <= 62 ? x << (62 - top) : x >> 1;
@@ -32,6 +33,26 @@ inline std::uint64_t log2_q32(std::uint64_t x) {
     }
   }
   return (top << 32) | frac;
+}
+
+// log2(1 + i/1024) in Q32.32 for i = 0..1024, computed at compile time by log2_q32().
+inline constexpr std::array<std::uint64_t, 1025> kLog2Table = [] {
+  std::array<std::uint64_t, 1025> table{};
+  for (std::uint64_t i = 0; i <= 1024; ++i)
+    table[i] = log2_q32(1024 + i) - (std::uint64_t{10} << 32);
+  return table;
+}();
+
+// log2(x) in Q32.32 by linear interpolation in kLog2Table: integer only, like log2_q32(), and
+// fast enough for every draw; its error is below 2^-22 (h^2 / 8 / ln 2 with h = 2^-10).
+inline std::uint64_t log2_q32_fast(std::uint64_t x) {
+  auto top = static_cast<std::uint64_t>(63 - std::countl_zero(x));
+  std::uint64_t y = top <= 62 ? x << (62 - top) : x >> 1;  // [1, 2) as Q62
+  std::uint64_t i = (y >> 52) & 1023;
+  std::uint64_t rest = y & ((std::uint64_t{1} << 52) - 1);
+  std::uint64_t step = kLog2Table[i + 1] - kLog2Table[i];
+  return (top << 32) + kLog2Table[i] +
+         static_cast<std::uint64_t>((static_cast<U128>(step) * rest) >> 52);
 }
 
 class Rng {
@@ -63,11 +84,12 @@ class Rng {
   }
 
   // Exponential with the given mean, at least 1 ns, by inversion: mean x -ln(u) with u uniform in
-  // (0, 1] on 53 bits, -ln(u) = ln 2 x (53 - log2(u x 2^53)), all in fixed point.
+  // (0, 1] on 53 bits, -ln(u) = ln 2 x (53 - log2(u x 2^53)), all in fixed point; within 120 ns
+  // of the exact value at a mean of 1 s, within 0.01 ns at 53 us.
   std::int64_t exponential(std::int64_t mean) {
     if (mean <= 1) return 1;
     std::uint64_t scaled = (next() >> 11) + 1;  // u x 2^53, in [1, 2^53]
-    std::uint64_t neg_log2 = (std::uint64_t{53} << 32) - log2_q32(scaled);  // Q32, >= 0
+    std::uint64_t neg_log2 = (std::uint64_t{53} << 32) - log2_q32_fast(scaled);  // Q32, >= 0
     constexpr std::uint64_t kLn2Q64 = 0xb17217f7d1cf79abULL;  // ln 2 x 2^64, truncated
     auto neg_ln = static_cast<std::uint64_t>((static_cast<U128>(neg_log2) * kLn2Q64) >> 64);
     auto value = static_cast<std::int64_t>(

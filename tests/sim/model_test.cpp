@@ -15,6 +15,15 @@ namespace {
 constexpr std::uint64_t kGoldenOltpEvents = 72690;
 constexpr std::uint64_t kGoldenOltpUnits = 519;
 
+TEST(Rng, TableLog2AgreesWithTheExactOne) {
+  for (std::uint64_t x : {1ULL, 2ULL, 3ULL, 1000ULL, 123456789ULL, (1ULL << 53) - 1, 1ULL << 53}) {
+    auto exact = static_cast<double>(log2_q32(x));
+    auto fast = static_cast<double>(log2_q32_fast(x));
+    EXPECT_NEAR(fast, exact, 4294967296.0 * 2.4e-7) << x;
+  }
+  EXPECT_EQ(log2_q32_fast(1ULL << 53), std::uint64_t{53} << 32);
+}
+
 TEST(Rng, Log2IsExactOnPowersOfTwoAndCloseElsewhere) {
   EXPECT_EQ(log2_q32(1), 0U);
   EXPECT_EQ(log2_q32(std::uint64_t{1} << 53), std::uint64_t{53} << 32);
@@ -117,6 +126,33 @@ TEST(Invariants, HoldOnAHandBuiltRunWithLocksPipesAndSleep) {
   EXPECT_EQ(sim->check_invariants(), "");
   EXPECT_GT(sim->events(), 400U);
   EXPECT_GT(sim->vm_steal_ns(0), 0);
+}
+
+}  // namespace
+}  // namespace prefcpu::sim::testing
+
+namespace prefcpu::sim::testing {
+namespace {
+
+TEST(GovernorPhase, RandomPhasesDifferPerVmAndStayInsideTheInterval) {
+  RunConfig config;
+  config.host = bare_host(2);
+  config.vms = {idle_vm("vm1", 2, "kernel", 100), idle_vm("vm2", 2, "kernel", 100)};
+  config.duration_ns = 10 * kMs;
+  config.random_governor_phase = true;
+  auto sim = Simulation::create(config);
+  ASSERT_TRUE(sim.ok());
+  Ns a = (*sim)->vms()[0].governor_phase_ns;
+  Ns b = (*sim)->vms()[1].governor_phase_ns;
+  EXPECT_NE(a, b);
+  EXPECT_GE(a, 0);
+  EXPECT_LT(a, 100 * kMs);
+  EXPECT_LT(b, 100 * kMs);
+  config.random_governor_phase = false;
+  auto lockstep = Simulation::create(config);
+  ASSERT_TRUE(lockstep.ok());
+  EXPECT_EQ((*lockstep)->vms()[0].governor_phase_ns, 0);
+  EXPECT_EQ((*lockstep)->vms()[1].governor_phase_ns, 0);
 }
 
 }  // namespace
