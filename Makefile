@@ -6,10 +6,10 @@ BUILD_PACKAGES := cmake g++ make pkg-config libfmt-dev nlohmann-json3-dev libcli
                   prometheus-cpp-dev
 RUN_PACKAGES   := $(BUILD_PACKAGES) util-linux
 TEST_PACKAGES  := $(BUILD_PACKAGES) util-linux procps irqbalance gnuplot-nox curl \
-                  qemu-system-x86 busybox-static cpio kmod zstd rt-tests
+                  qemu-system-x86 busybox-static cpio kmod zstd rt-tests python3
 LINT_PACKAGES  := $(BUILD_PACKAGES) clang-format clang-tidy
 # The overcommit rig (bench/overcommit): the VM rig plus the guests' workloads.
-RIG_PACKAGES   := $(TEST_PACKAGES) sysbench sqlite3 python3
+RIG_PACKAGES   := $(TEST_PACKAGES) sysbench sqlite3
 FUZZ_PACKAGES  := $(BUILD_PACKAGES) clang-14 libclang-rt-14-dev
 
 JOBS      ?= $(shell nproc)
