@@ -14,18 +14,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-failures=0
-
-check() {  # check NAME CONDITION...
-  local name="$1"
-  shift
-  if "$@"; then
-    echo "PASS $name"
-  else
-    echo "FAIL $name"
-    failures=$((failures + 1))
-  fi
-}
+# shellcheck source=tests/support/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/check.sh"
 
 wait_for() {  # wait_for SECONDS CONDITION...: polls every 0.1 s
   local deadline=$((SECONDS + $1))
