@@ -16,3 +16,10 @@ endif()
 if(PREFCPU_SANITIZE OR PREFCPU_BUILD_TESTS)
   target_compile_options(prefcpu_options INTERFACE -UNDEBUG)
 endif()
+if(PREFCPU_FUZZ)
+  # Coverage for libFuzzer in every library; the fuzz targets add -fsanitize=fuzzer (the main).
+  target_compile_options(prefcpu_options INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+    -fno-omit-frame-pointer -g)
+  target_link_options(prefcpu_options INTERFACE -fsanitize=address,undefined)
+endif()

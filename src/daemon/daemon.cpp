@@ -14,6 +14,7 @@
 #include "linux/cgroup/cpuset_actuator.h"
 #include "linux/cgroup/mountinfo.h"
 #include "linux/sysfs_topology.h"
+#include "protocol/json_text.h"
 
 namespace prefcpu {
 
@@ -236,6 +237,17 @@ Status Daemon::create_actuators() {
 
 Status Daemon::start() {
   if (auto status = lock_state_dir(); !status) return status;
+  if (auto status = check_proc_stat(deps_.fs, paths_.proc_stat); !status) return status;
+  // Refused before anything changes; started after the signals are blocked (threads inherit it).
+  if (auto status = metrics_.start(deps_.fs, config_.metrics_listen, config_.metrics_textfile,
+                                   deps_.listen_metrics);
+      !status) {
+    return status;
+  }
+  if (auto port = metrics_.port()) {
+    deps_.log.info("metrics: serving http://{}:{}/metrics",
+                   parse_metrics_address(config_.metrics_listen)->host, *port);
+  }
   if (auto status = recover_from_journal(); !status) return status;
   if (auto status = detect_mode(); !status) return status;
 
@@ -328,7 +340,10 @@ void Daemon::publish(bool force) {
   std::int64_t now = deps_.clock.monotonic_ns();
   if (!force && now - status_written_ns_ < kStatusRefreshNs) return;
   status_written_ns_ = now;
-  publish_file(paths_.state_dir / protocol::kStatusName, status().dump(2) + "\n");
+  nlohmann::json published = status();
+  publish_file(paths_.state_dir / protocol::kStatusName, json_text(published, 2) + "\n");
+  // Metrics follow status.json: the same status, at the same cadence.
+  if (auto line = metrics_.publish(published, force, now)) deps_.log.warning("{}", *line);
 }
 
 Status Daemon::stop() {
@@ -379,14 +394,7 @@ Status Daemon::reload() {
   retime(old_interval_ms);
   history_.set_capacity(next->history_size);
   deps_.log.set_verbose(next->verbose);
-  Config kept = config_;
-  config_ = *next;
-  config_.cgroups = kept.cgroups;
-  config_.cgroup_root = kept.cgroup_root;
-  config_.shield = kept.shield;
-  config_.dry_run = kept.dry_run;
-  config_.irq_mode = kept.irq_mode;
-  config_.irq_root = kept.irq_root;
+  config_ = keep_restart_only(std::move(*next), config_);
   const Knobs& knobs = monitor_->knobs();
   deps_.log.info("reloaded: governor {}, interval_ms {}, high_threshold {}, low_threshold {}",
                  monitor_->governor().name(), knobs.interval_ms, knobs.high_threshold,

@@ -17,6 +17,7 @@
 #include "daemon/control_server.h"
 #include "daemon/history.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/preferred_source.h"
 #include "linux/actuator.h"
 #include "linux/cgroup/task_probe.h"
@@ -25,6 +26,7 @@
 #include "linux/irq/irq_actuator.h"
 #include "linux/journal.h"
 #include "linux/kernel_fs.h"
+#include "protocol/protocol.h"
 
 namespace prefcpu {
 
@@ -72,6 +74,7 @@ struct DaemonDeps {
   WatcherFactory make_watcher = watch_directories;
   // Unset: the source of the mode (monitor, mirror, idle). Tests inject others.
   std::function<std::unique_ptr<PreferredSource>(DaemonMode)> make_source = nullptr;
+  MetricsListen listen_metrics = prefcpu::listen_metrics;
 };
 
 std::string_view mode_name(DaemonMode mode);
@@ -115,6 +118,9 @@ class Daemon {
   const std::optional<std::string>& fatal() const { return fatal_; }
   // One line for sd_notify's STATUS=.
   std::string summary() const;
+  // What confines the cgroups; status.json's "backend" and the metrics' label.
+  std::string_view backend() const { return "cgroupfs"; }
+  const Metrics& metrics() const { return metrics_; }
 
  private:
   struct Counters {
@@ -152,8 +158,8 @@ class Daemon {
   void count(Action action);
 
   // daemon_control.cpp
-  nlohmann::json set_preferred(const nlohmann::json& request, const Peer& peer);
-  nlohmann::json set_knob(const nlohmann::json& request, const Peer& peer);
+  nlohmann::json set_preferred(const protocol::SetPreferredRequest& request, const Peer& peer);
+  nlohmann::json set_knob(const protocol::SetKnobRequest& request, const Peer& peer);
   void apply_now(Action action, const CpuSet& before);
 
   DaemonDeps deps_;
@@ -183,6 +189,7 @@ class Daemon {
   std::string online_disagreement_;
   std::map<std::string, std::string, std::less<>> publish_errors_;  // file -> last error
   Counters counters_;
+  Metrics metrics_;
   std::optional<std::string> fatal_;
   int lock_fd_ = -1;
   bool started_ = false;

@@ -61,6 +61,9 @@ void EventLoop::step(std::int64_t max_wait_ns) {
 
   now = clock_.monotonic_ns();
   std::int64_t deadline = std::min(daemon_.next_period_ns(), notifier_.next_watchdog_ns());
+  // An idle client is dropped on time even when nothing else happens.
+  if (server_ != nullptr)
+    deadline = std::min(deadline, server_->next_deadline_ns().value_or(deadline));
   std::int64_t wait_ns = std::clamp<std::int64_t>(deadline - now, 0, max_wait_ns);
   int timeout_ms = static_cast<int>(
       std::min<std::int64_t>((wait_ns + 999'999) / 1'000'000, std::numeric_limits<int>::max()));
@@ -70,7 +73,7 @@ void EventLoop::step(std::int64_t max_wait_ns) {
   if (watch_fd >= 0) fds.push_back({watch_fd, POLLIN, 0});
   if (server_ != nullptr) server_->add_poll_fds(fds);
   int ready = ::poll(fds.data(), fds.size(), timeout_ms);
-  if (ready <= 0) return;  // timeout, or EINTR: the next round re-checks
+  if (ready < 0) return;  // EINTR: the next round re-checks
   for (const auto& entry : fds) {
     if ((entry.revents & POLLIN) == 0) continue;
     if (entry.fd == signal_fd_) handle_signals();

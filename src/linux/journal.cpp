@@ -2,6 +2,8 @@
 
 #include <cerrno>
 
+#include "protocol/json_text.h"
+
 namespace prefcpu {
 
 namespace {
@@ -23,7 +25,7 @@ Status Journal::record(std::string_view section, nlohmann::json value) {
     next[key] = std::move(value);
   }
   next["version"] = kVersion;
-  if (auto status = fs_.replace_file(path_, next.dump(2) + "\n", /*durable=*/true); !status) {
+  if (auto status = fs_.replace_file(path_, json_text(next, 2) + "\n", /*durable=*/true); !status) {
     return status;
   }
   content_ = std::move(next);
@@ -67,7 +69,7 @@ Result<std::optional<nlohmann::json>> Journal::load(const KernelFs& fs,
         fmt::format("has version {}, expected {}",
                     version == parsed.end()
                         ? std::string("(none)")
-                        : version->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                        : json_text(*version),
                     kVersion));
   }
   for (const auto& [name, section] : parsed.items()) {
@@ -75,7 +77,7 @@ Result<std::optional<nlohmann::json>> Journal::load(const KernelFs& fs,
     if (!section.is_object() || section.empty()) {
       return refuse(
           fmt::format("has section \"{}\" = {}, expected an object of originals", name,
-                      section.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+                      json_text(section)));
     }
   }
   return std::optional<nlohmann::json>(std::move(parsed));

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <linux/magic.h>
 #include <stdio.h>  // renameat2, RENAME_EXCHANGE
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -69,6 +70,21 @@ Result<std::string> RealKernelFs::read(const std::filesystem::path& path) const 
   Fd fd(open_retrying(path.c_str(), O_RDONLY));
   if (fd.get() < 0) return errno_error(errno, "opening", path);
   return read_to_end(fd, path);
+}
+
+HeldLock::~HeldLock() {
+  ::close(fd_);
+}
+
+Result<std::unique_ptr<HeldLock>> KernelFs::lock(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_errno_error(errno, "opening {}: {}", path.string(), std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    return make_errno_error(err, "locking {}: {}", path.string(), std::strerror(err));
+  }
+  return std::make_unique<HeldLock>(fd);
 }
 
 RealKernelFs::~RealKernelFs() {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -14,6 +15,18 @@
 #include "core/result.h"
 
 namespace prefcpu {
+
+// An exclusive flock(2), released when this is destroyed.
+class HeldLock {
+ public:
+  explicit HeldLock(int fd) : fd_(fd) {}
+  ~HeldLock();
+  HeldLock(const HeldLock&) = delete;
+  HeldLock& operator=(const HeldLock&) = delete;
+
+ private:
+  int fd_;
+};
 
 class KernelFs {
  public:
@@ -38,6 +51,9 @@ class KernelFs {
                               bool durable) = 0;
   // A missing file is not an error.
   virtual Status remove_file(const std::filesystem::path& path) = 0;
+  // Takes flock(LOCK_EX|LOCK_NB) on a file or directory, held by the result; the error carries
+  // EWOULDBLOCK when another holder has it. The default locks the path itself (fixtures too).
+  virtual Result<std::unique_ptr<HeldLock>> lock(const std::filesystem::path& path);
 };
 
 // The real thing: plain POSIX calls with EINTR retried.

@@ -45,9 +45,9 @@ TEST(Soak, AThousandShrinkGrowCyclesLoseNoPin) {
   }
 
   // The journal on tmpfs, as /run usually is: this test is about pins, not disk latency.
-  Journal journal(testing::real_fs(), std::filesystem::path("/dev/shm") /
-                                          ("prefcpu-soak-" + std::to_string(::getpid()) + ".json"));
   RealKernelFs fs;
+  Journal journal(fs, std::filesystem::path("/dev/shm") /
+                          ("prefcpu-soak-" + std::to_string(::getpid()) + ".json"));
   CpusetOptions options;
   options.hierarchy = {CgroupVersion::kV1, scratch.root()};
   options.cgroups = {"work"};
