@@ -293,6 +293,9 @@ Status CpusetActuator::apply(const CpuSet& preferred, const CpuSet& online) {
   std::set<std::string> written = watch_.drain(overflow);
   auto plans = plan_writes(preferred, online, relist || overflow, written, errors);
   if (!plans) return plans.error();
+  // Every original must be on disk before anything is written: a discovery whose journal write
+  // failed last period is not "changed" now, so it is re-recorded here (a no-op when on disk).
+  if (auto status = save_journal(); !status) return status;
 
   // Before any CPU leaves a cgroup, take care of the tasks allowed only on leaving CPUs.
   for (auto& plan : *plans) {
