@@ -180,7 +180,8 @@ std::optional<std::string> Metrics::publish(const nlohmann::json& status, bool c
   std::optional<std::string> line;
   if (due) {
     textfile_written_ns_ = now_ns;  // a failure waits for the next change or refresh, too
-    if (auto written = fs_->replace_file(textfile_, format_metrics(families), /*durable=*/false); !written) {
+    if (auto written = fs_->replace_file(textfile_, format_metrics(families), /*durable=*/false);
+        !written) {
       if (written.error().message != textfile_error_) {
         textfile_error_ = written.error().message;
         line = fmt::format("metrics_textfile: {}; retrying in {} s or at the next mask change",

@@ -65,19 +65,15 @@ Result<std::optional<nlohmann::json>> Journal::load(const KernelFs& fs,
   auto version = parsed.find("version");
   if (version == parsed.end() || !version->is_number_integer() ||
       version->get<std::int64_t>() != kVersion) {
-    return refuse(
-        fmt::format("has version {}, expected {}",
-                    version == parsed.end()
-                        ? std::string("(none)")
-                        : json_text(*version),
-                    kVersion));
+    return refuse(fmt::format("has version {}, expected {}",
+                              version == parsed.end() ? std::string("(none)") : json_text(*version),
+                              kVersion));
   }
   for (const auto& [name, section] : parsed.items()) {
     if (name == "version") continue;
     if (!section.is_object() || section.empty()) {
-      return refuse(
-          fmt::format("has section \"{}\" = {}, expected an object of originals", name,
-                      json_text(section)));
+      return refuse(fmt::format("has section \"{}\" = {}, expected an object of originals", name,
+                                json_text(section)));
     }
   }
   return std::optional<nlohmann::json>(std::move(parsed));

@@ -127,7 +127,8 @@ class ReplaceCountingFs final : public ForwardingKernelFs {
   Status replace_file(const std::filesystem::path& path, std::string_view content,
                       bool durable) override {
     // status.json and preferred go through the same writer; only the textfile counts here.
-    if (path.extension() != ".prom") return ForwardingKernelFs::replace_file(path, content, durable);
+    if (path.extension() != ".prom")
+      return ForwardingKernelFs::replace_file(path, content, durable);
     ++replaces;
     if (fail) return make_errno_error(ENOSPC, "writing {}: No space left on device", path.string());
     return ForwardingKernelFs::replace_file(path, content, durable);
