@@ -76,7 +76,7 @@ validate_config() {
   done
   [ -d "$bin_dir" ] || die "--bin-dir \"$bin_dir\" is not a directory (build with: make build)"
   bin_dir="$(cd "$bin_dir" && pwd)"
-  for w in prefcpud prefcpuctl $( ((simulate)) && echo prefcpu-sim); do
+  for w in prefcpud prefcpuctl $( ((simulate)) || [[ ",$governors," == *,oracle,* ]] && echo prefcpu-sim); do
     [ -x "$bin_dir/$w" ] || die "$w not found in --bin-dir $bin_dir (build with: make build)"
   done
   command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installed (Debian package qemu-system-x86)"
@@ -148,31 +148,13 @@ validate_guests() {
     die "--guests $guests x --mem $mem MB is more memory than the host has free ($avail_mb MB available)"
 }
 
-# oracle_shares: the oracle arm's static partition, "N1 N2 ...": the host CPUs split among the
-# guests in proportion to their vCPUs (every vCPU of these workloads is busy), at least one each,
-# largest remainders first; each guest then confines its work to its first N CPUs.
+# oracle_shares: the oracle arm's static partition, "N1 N2 ...", from prefcpu-sim, which owns the
+# rule (src/sim/oracle.h): the host CPUs in proportion to the guests' vCPUs (every vCPU of these
+# workloads is busy), at least one each; each guest confines its work to its first N CPUs.
 oracle_shares() {
-  local i v total=0 sum=0 best r host_n
-  local -a share=() rem=() host_cpu_array
+  local -a host_cpu_array
   read -r -a host_cpu_array <<<"$host_list"
-  host_n=${#host_cpu_array[@]}
-  for v in "${vcpus[@]}"; do total=$(( total + v )); done
-  for (( i = 0; i < guests; i++ )); do
-    share[i]=$(( host_n * vcpus[i] / total ))
-    rem[i]=$(( host_n * vcpus[i] % total ))
-    (( share[i] >= 1 )) || { share[i]=1; rem[i]=-1; }
-    sum=$(( sum + share[i] ))
-  done
-  while (( sum < host_n )); do
-    best=0
-    for (( i = 1; i < guests; i++ )); do (( rem[i] > rem[best] )) && best=$i; done
-    share[best]=$(( share[best] + 1 )) rem[best]=-1 sum=$(( sum + 1 ))
-  done
-  for (( i = 0; i < guests; i++ )); do
-    r=${share[i]}
-    (( r <= vcpus[i] )) || r=${vcpus[i]}
-    printf '%s ' "$r"
-  done
+  "$bin_dir/prefcpu-sim" oracle --pcpus "${#host_cpu_array[@]}" --demand "$(IFS=,; echo "${vcpus[*]}")"
 }
 
 # build_guest I: the initramfs of guest I (its config: its plan, the work, the knobs).
@@ -184,7 +166,13 @@ build_guest() {
     plan_i="$plan_i $gov"
   done
   local -a shares
-  read -r -a shares <<<"$(oracle_shares)"
+  local shares_text
+  if [[ " ${plan[*]} " == *" oracle "* ]]; then
+    shares_text="$(oracle_shares)" || die "prefcpu-sim oracle failed: $shares_text"
+    read -r -a shares <<<"$shares_text"
+  else
+    shares=("${vcpus[@]}")  # unused without the oracle arm
+  fi
   local oracle_cpus=0
   (( shares[i] == 1 )) || oracle_cpus="0-$(( shares[i] - 1 ))"
   [ -n "$interval" ] && args="$args --interval-ms $interval"

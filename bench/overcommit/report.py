@@ -121,8 +121,6 @@ def simulate(args, guests, arms, measured_s):
     for arm in arms:
         if arm == "none" and len(arms) > 1:
             continue  # every sim run has its own none baseline
-        if arm == "oracle":
-            continue  # a rig arm (a fixed partition set through prefcpuctl), not a sim governor
         for result in sim_run(args, scenario, "kernel" if arm == "none" else arm):
             gov = "none" if result["governor"] == "none" else arm
             for vm in result["vms"]:
