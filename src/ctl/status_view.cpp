@@ -19,9 +19,14 @@ const nlohmann::json& get(const nlohmann::json& object, const char* key) {
 
 std::string irq_list(const nlohmann::json& numbers) {
   if (!numbers.is_array() || numbers.empty()) return "";
-  std::string out;
-  for (const auto& irq : numbers) out += (out.empty() ? "" : " ") + text(irq);
-  return " (" + out + ")";
+  // Appended piece by piece: GCC 12's -Wrestrict misfires on `" (" + std::string&&` at -O2.
+  std::string out = " (";
+  for (const auto& irq : numbers) {
+    if (out.size() > 2) out += ' ';
+    out += text(irq);
+  }
+  out += ')';
+  return out;
 }
 
 // A generic actuator's scalar fields, as "key value, key value".
