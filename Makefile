@@ -5,15 +5,19 @@ BUILD_PACKAGES := cmake g++ make pkg-config libfmt-dev nlohmann-json3-dev libcli
                   libtomlplusplus-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
 RUN_PACKAGES   := $(BUILD_PACKAGES) util-linux
 TEST_PACKAGES  := $(BUILD_PACKAGES) util-linux procps irqbalance gnuplot-nox \
-                  qemu-system-x86 busybox-static cpio kmod zstd
+                  qemu-system-x86 busybox-static cpio kmod zstd \
+                  mmdebstrap $(filter-out $(BUILD_PACKAGES),$(DEB_PACKAGES))
 LINT_PACKAGES  := $(BUILD_PACKAGES) clang-format clang-tidy
+DEB_PACKAGES   := $(BUILD_PACKAGES) debhelper dpkg-dev lintian cpio
 
 JOBS      ?= $(shell nproc)
 BUILD     := build
 ASAN      := build-asan
+DEB       := build-deb
 ENSURE    := scripts/ensure-packages.sh
 
-.PHONY: all build run test vmtest lint format bench install clean deps-build deps-test deps-run deps-lint
+.PHONY: all build run test vmtest lint format bench install deb clean deps-build deps-test deps-run \
+        deps-lint deps-deb
 
 all: build
 
@@ -21,6 +25,7 @@ deps-build: ; @$(ENSURE) $(BUILD_PACKAGES)
 deps-run:   ; @$(ENSURE) $(RUN_PACKAGES)
 deps-test:  ; @$(ENSURE) $(TEST_PACKAGES)
 deps-lint:  ; @$(ENSURE) $(LINT_PACKAGES)
+deps-deb:   ; @$(ENSURE) $(DEB_PACKAGES)
 
 # Release build; binaries land in build/bin.
 build: deps-build
@@ -37,8 +42,9 @@ test: deps-test
 	cmake --build $(ASAN) -j $(JOBS)
 	ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS) --timeout 600
 
-vmtest: deps-test build
-	tests/vm/run-all.sh $(BUILD)/bin
+# The systemd guest installs the package: build it first.
+vmtest: deps-test build deb
+	tests/vm/run-all.sh $(BUILD)/bin --deb-dir $(DEB)
 
 # clang-format must leave the tree unchanged and clang-tidy must be silent.
 lint: deps-lint
@@ -51,8 +57,12 @@ format: deps-lint
 bench: build
 	scripts/run-benchmarks.sh $(BUILD)/bin
 
+# prefcpu_<version>_<arch>.deb in build-deb/ (dpkg-buildpackage on a copy of the tree), and lintian.
+deb: deps-deb
+	JOBS=$(JOBS) packaging/build-deb.sh $(DEB)
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(DEB)

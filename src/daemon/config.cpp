@@ -15,7 +15,7 @@ namespace {
 
 constexpr std::string_view kKeys =
     "governor, interval_ms, high_threshold, low_threshold, cgroups, cgroup_root, shield, "
-    "dry_run, irq_mode, irq_root, history_size, verbose";
+    "dry_run, backend, irq_mode, irq_root, history_size, verbose";
 
 std::string where(const toml::node& node, std::string_view source) {
   const auto& begin = node.source().begin;
@@ -81,6 +81,14 @@ Status set_key(Config& config, std::string_view key, const toml::node& node,
     auto value = get_unsigned(node, key, source, kMaxHistorySize);
     if (!value) return value.error();
     config.history_size = static_cast<std::size_t>(*value);
+    return {};
+  }
+  if (key == "backend") {
+    std::string name;
+    if (auto status = text(name); !status) return status;
+    auto parsed = parse_backend(name);
+    if (!parsed) return make_error("{}: {}", where(node, source), parsed.error().message);
+    config.backend = *parsed;
     return {};
   }
   if (key == "irq_mode") {
@@ -169,6 +177,7 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
   if (running.cgroup_root != next.cgroup_root) keys.emplace_back("cgroup_root");
   if (running.shield != next.shield) keys.emplace_back("shield");
   if (running.dry_run != next.dry_run) keys.emplace_back("dry_run");
+  if (running.backend != next.backend) keys.emplace_back("backend");
   if (running.irq_mode != next.irq_mode) keys.emplace_back("irq_mode");
   if (running.irq_root != next.irq_root) keys.emplace_back("irq_root");
   return keys;

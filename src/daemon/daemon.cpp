@@ -13,6 +13,7 @@
 #include "daemon/protocol.h"
 #include "linux/cgroup/cpuset_actuator.h"
 #include "linux/cgroup/mountinfo.h"
+#include "linux/systemd/unit_actuator.h"
 #include "linux/sysfs_topology.h"
 
 namespace prefcpu {
@@ -153,7 +154,9 @@ Status Daemon::recover_from_journal() {
       continue;
     }
     std::unique_ptr<Actuator> actuator;
-    if (name == CpusetActuator::kName) {
+    if (name == UnitActuator::kName) {
+      actuator = UnitActuator::for_recovery(deps_.make_bus(), recovery, {});
+    } else if (name == CpusetActuator::kName) {
       actuator = CpusetActuator::for_recovery(
           deps_.fs, recovery, paths_.proc_root, [this](NoticeLevel level, const std::string& text) {
             deps_.log.log(level == NoticeLevel::kWarning ? LogLevel::kWarning : LogLevel::kInfo,
@@ -215,6 +218,10 @@ Status Daemon::create_actuators() {
     auto hierarchy = config_.cgroup_root.empty()
                          ? find_cpuset_hierarchy(deps_.fs, *mounts)
                          : resolve_cpuset_root(deps_.fs, *mounts, config_.cgroup_root);
+    auto backend = choose_backend(config_.backend, deps_.fs, paths_.proc_root, hierarchy);
+    if (!backend) return backend.error();
+    deps_.log.info("{}", backend->reason);
+    if (backend->backend == Backend::kSystemd) return create_unit_actuator();
     if (!hierarchy) {
       return make_error("{}; run with --dry-run to only publish the preferred mask",
                         hierarchy.error().message);
@@ -237,6 +244,27 @@ Status Daemon::create_actuators() {
                    config_.shield ? " (shield: the root's tasks move into prefcpu-workload)" : "");
     actuators_.push_back(std::move(*cpusets));
   }
+  return create_irq_actuator();
+}
+
+Status Daemon::create_unit_actuator() {
+  SystemdOptions options;
+  options.units = config_.cgroups;
+  options.notice = [this](NoticeLevel level, const std::string& text) {
+    deps_.log.log(level == NoticeLevel::kWarning ? LogLevel::kWarning : LogLevel::kInfo, text);
+  };
+  options.now_ns = [this] { return deps_.clock.monotonic_ns(); };
+  auto units = UnitActuator::create(deps_.make_bus(), journal_, std::move(options));
+  if (!units) return units.error();
+  for (const auto& rejected : (*units)->rejected()) {
+    deps_.log.error("systemd: not managing {}; the other units are", rejected);
+  }
+  deps_.log.info("systemd: managing AllowedCPUs= of {}", fmt::join((*units)->managed_units(), ", "));
+  actuators_.push_back(std::move(*units));
+  return create_irq_actuator();
+}
+
+Status Daemon::create_irq_actuator() {
   if (config_.irq_mode != IrqMode::kOff) {
     if (auto irqs = deps_.make_irq(deps_.fs, journal_, irq_options(config_.irq_mode)); irqs) {
       deps_.log.info("irqs: {} mode", irq_mode_name(config_.irq_mode));
@@ -352,6 +380,7 @@ Status Daemon::reload() {
   config_.cgroup_root = kept.cgroup_root;
   config_.shield = kept.shield;
   config_.dry_run = kept.dry_run;
+  config_.backend = kept.backend;
   config_.irq_mode = kept.irq_mode;
   config_.irq_root = kept.irq_root;
   deps_.log.info("reloaded: governor {}, interval_ms {}, high_threshold {}, low_threshold {}",

@@ -22,6 +22,7 @@
 #include "linux/irq/irq_actuator.h"
 #include "linux/journal.h"
 #include "linux/kernel_fs.h"
+#include "linux/systemd/systemd_bus.h"
 
 namespace prefcpu {
 
@@ -34,6 +35,7 @@ struct DaemonPaths {
 
 using IrqActuatorFactory =
     std::function<std::unique_ptr<Actuator>(KernelFs&, Journal&, const IrqOptions&)>;
+using SystemdBusFactory = std::function<std::unique_ptr<SystemdBus>()>;
 // Re-reads the config file and applies the flags (SIGHUP).
 using ConfigSource = std::function<Result<Config>()>;
 
@@ -43,6 +45,7 @@ struct DaemonDeps {
   Logger& log;
   ConfigSource config_source;
   IrqActuatorFactory make_irq = make_irq_actuator;
+  SystemdBusFactory make_bus = make_sd_bus;  // the systemd backend's D-Bus connection
   std::uint64_t user_hz = 0;  // 0: sysconf(_SC_CLK_TCK)
 };
 
@@ -107,6 +110,8 @@ class Daemon {
   Status recover_from_journal();
   Status detect_mode();
   Status create_actuators();
+  Status create_unit_actuator();
+  Status create_irq_actuator();
   IrqOptions irq_options(IrqMode mode) const;
   // preferred when it changed; status.json when `force` (a change) or a second has passed.
   void publish(bool force);

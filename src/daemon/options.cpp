@@ -15,6 +15,7 @@ ParsedCli parse_cli(int argc, char** argv) {
   std::uint32_t low = 0;
   std::string governor;
   std::string cgroup_root;
+  std::string backend;
   std::string irq_mode;
   std::string irq_root;
   app.add_flag("--foreground,-f", cli.foreground, "Stay in the foreground and log to stderr");
@@ -43,6 +44,8 @@ ParsedCli parse_cli(int argc, char** argv) {
       "--cgroup-root", cgroup_root, "cpuset hierarchy root (default: from /proc/self/mountinfo)");
   app.add_flag("--shield", cli.shield,
                "v1: move the root cpuset's tasks into prefcpu-workload and manage that");
+  auto* backend_opt = app.add_option(
+      "--backend", backend, "auto, systemd (AllowedCPUs= on units) or cgroupfs (default auto)");
   auto* irq_mode_opt =
       app.add_option("--irq-mode", irq_mode, "auto, builtin, irqbalance or off (default auto)");
   auto* irq_root_opt = app.add_option("--irq-root", irq_root, "/proc/irq root");
@@ -59,6 +62,7 @@ ParsedCli parse_cli(int argc, char** argv) {
   if (high_opt->count() > 0) cli.high_threshold = high;
   if (low_opt->count() > 0) cli.low_threshold = low;
   if (cgroup_root_opt->count() > 0) cli.cgroup_root = cgroup_root;
+  if (backend_opt->count() > 0) cli.backend = backend;
   if (irq_mode_opt->count() > 0) cli.irq_mode = irq_mode;
   if (irq_root_opt->count() > 0) cli.irq_root = irq_root;
   return {cli, 0};
@@ -74,6 +78,11 @@ Result<Config> apply_cli(Config config, const CliOptions& cli) {
   if (cli.shield) config.shield = true;
   if (cli.dry_run) config.dry_run = true;
   if (cli.verbose) config.verbose = true;
+  if (cli.backend) {
+    auto backend = parse_backend(*cli.backend);
+    if (!backend) return make_error("--backend: {}", backend.error().message);
+    config.backend = *backend;
+  }
   if (cli.irq_mode) {
     auto mode = parse_irq_mode(*cli.irq_mode);
     if (!mode) return make_error("--irq-mode: {}", mode.error().message);
