@@ -13,8 +13,8 @@
 #include "daemon/protocol.h"
 #include "linux/cgroup/cpuset_actuator.h"
 #include "linux/cgroup/mountinfo.h"
-#include "linux/systemd/unit_actuator.h"
 #include "linux/sysfs_topology.h"
+#include "linux/systemd/unit_actuator.h"
 
 namespace prefcpu {
 
@@ -259,7 +259,8 @@ Status Daemon::create_unit_actuator() {
   for (const auto& rejected : (*units)->rejected()) {
     deps_.log.error("systemd: not managing {}; the other units are", rejected);
   }
-  deps_.log.info("systemd: managing AllowedCPUs= of {}", fmt::join((*units)->managed_units(), ", "));
+  deps_.log.info("systemd: managing AllowedCPUs= of {}",
+                 fmt::join((*units)->managed_units(), ", "));
   actuators_.push_back(std::move(*units));
   return create_irq_actuator();
 }

@@ -46,7 +46,7 @@ struct DaemonDeps {
   ConfigSource config_source;
   IrqActuatorFactory make_irq = make_irq_actuator;
   SystemdBusFactory make_bus = make_sd_bus;  // the systemd backend's D-Bus connection
-  std::uint64_t user_hz = 0;  // 0: sysconf(_SC_CLK_TCK)
+  std::uint64_t user_hz = 0;                 // 0: sysconf(_SC_CLK_TCK)
 };
 
 enum class DaemonMode {

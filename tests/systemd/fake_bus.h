@@ -19,7 +19,7 @@ struct FakeSystemd {
     CpuSet allowed;
   };
   std::map<std::string, Unit> units;
-  bool down = false;           // every call fails as when dbus-daemon is gone
+  bool down = false;            // every call fails as when dbus-daemon is gone
   bool reload_pending = false;  // a Reloading(false) signal waits to be read
   std::vector<std::pair<std::string, CpuSet>> sets;
   int reads = 0;

@@ -211,7 +211,7 @@ report_results() {
 # no modules: the cloud kernel has cgroups, cpusets and devtmpfs built in). It is built once with
 # mmdebstrap from apt's configured sources and kept as a cpio archive; each run appends a small
 # archive with the package under test and the scenario.
-VM_ROOTFS_PACKAGES="systemd systemd-sysv dbus libfmt9 libtomlplusplus3 libsystemd0 util-linux procps"
+VM_ROOTFS_PACKAGES="systemd systemd-sysv dbus libfmt9 libtomlplusplus3"
 
 # rootfs_cache_dir CACHE: machine-wide (/var/cache/prefcpu-vm) when we may write there, else CACHE.
 rootfs_cache_dir() {
@@ -249,7 +249,6 @@ fetch_rootfs() {
     fi
     mkdir "$dir/rootfs.tmp/root"
     tar -xpf "$dir/rootfs.tmp/root.tar" -C "$dir/rootfs.tmp/root"
-    rootfs_prepare "$dir/rootfs.tmp/root"
     (cd "$dir/rootfs.tmp/root" && find . -print | cpio -o -H newc --quiet) >"$dest.tmp"
     mv "$dest.tmp" "$dest"
     rm -rf "$dir/rootfs.tmp"
@@ -258,15 +257,17 @@ fetch_rootfs() {
   echo "$dest"
 }
 
-# rootfs_prepare ROOT: boot quicker under TCG: no gettys, no timers, no units a test needs not.
+# rootfs_prepare ROOT: in the overlay, so the cached rootfs stays mmdebstrap's own: boot quicker
+# under TCG (no udev, so no gettys that wait for their tty device; no timers or module loading).
 rootfs_prepare() {
   local root="$1" unit
+  mkdir -p "$root/etc/systemd/system"
   echo prefcpu-vm >"$root/etc/hostname"
-  : >"$root/etc/machine-id"
   for unit in getty@.service serial-getty@.service systemd-timesyncd.service apt-daily.timer \
     apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer fstrim.timer \
     systemd-tmpfiles-clean.timer systemd-journal-flush.service systemd-update-utmp.service \
-    systemd-remount-fs.service systemd-firstboot.service; do
+    systemd-remount-fs.service systemd-firstboot.service modprobe@.service \
+    systemd-modules-load.service; do
     ln -sf /dev/null "$root/etc/systemd/system/$unit"
   done
 }
@@ -304,6 +305,7 @@ build_systemd_overlay() {
   cp "$vm_steal" "$root/opt/prefcpu/bin/vm-steal"
   cp "$deb" "$root/vm/debs/current.deb"
   previous_deb "$deb" "$root/vm/debs/previous.deb"
+  rootfs_prepare "$root"
   cp "$guest/vmtest.service" "$root/etc/systemd/system/"
   ln -s ../vmtest.service "$root/etc/systemd/system/multi-user.target.wants/vmtest.service"
   (cd "$root" && find . -print | cpio -o -H newc -R 0:0 --quiet) >"$out"

@@ -64,8 +64,9 @@ class SdBus final : public SystemdBus {
     std::string load_state(state);
     std::free(state);  // NOLINT(cppcoreguidelines-no-malloc): sd-bus allocates with malloc
     if (load_state != "loaded") {
-      return make_error("unit {} has LoadState \"{}\": systemd only sets properties of a loaded unit",
-                        unit, load_state);
+      return make_error(
+          "unit {} has LoadState \"{}\": systemd only sets properties of a loaded unit", unit,
+          load_state);
     }
     return {};
   }
@@ -77,8 +78,8 @@ class SdBus final : public SystemdBus {
     if (interface.empty()) return make_error("unit {} has no cgroup settings", unit);
     BusError error;
     MessageRef reply;
-    int r = sd_bus_get_property(bus_, kDestination, path->c_str(), interface.c_str(),
-                                "AllowedCPUs", error.get(), &reply.message, "ay");
+    int r = sd_bus_get_property(bus_, kDestination, path->c_str(), interface.c_str(), "AllowedCPUs",
+                                error.get(), &reply.message, "ay");
     if (r < 0) return failed(r, error, "reading AllowedCPUs of {}", unit);
     const void* bytes = nullptr;
     std::size_t size = 0;
@@ -101,8 +102,7 @@ class SdBus final : public SystemdBus {
     if (r >= 0) r = sd_bus_message_append_array(call.message, 'y', bytes.data(), bytes.size());
     for (int i = 0; i < 3 && r >= 0; ++i) r = sd_bus_message_close_container(call.message);
     if (r < 0) {
-      return make_errno_error(-r, "building SetUnitProperties for {}: {}", unit,
-                              std::strerror(-r));
+      return make_errno_error(-r, "building SetUnitProperties for {}: {}", unit, std::strerror(-r));
     }
     BusError error;
     r = sd_bus_call(bus_, call.message, kCallTimeoutUs, error.get(), nullptr);
@@ -195,12 +195,14 @@ class SdBus final : public SystemdBus {
 
 }  // namespace
 
-std::unique_ptr<SystemdBus> make_sd_bus() { return std::make_unique<SdBus>(); }
+std::unique_ptr<SystemdBus> make_sd_bus() {
+  return std::make_unique<SdBus>();
+}
 
 std::string unit_cgroup_interface(const std::string& unit) {
   static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
-      {".slice", "Slice"}, {".service", "Service"}, {".scope", "Scope"},
-      {".socket", "Socket"}, {".mount", "Mount"},   {".swap", "Swap"}};
+      {".slice", "Slice"},   {".service", "Service"}, {".scope", "Scope"},
+      {".socket", "Socket"}, {".mount", "Mount"},     {".swap", "Swap"}};
   for (const auto& [suffix, name] : kTypes) {
     if (unit.size() > suffix.size() && unit.ends_with(suffix)) {
       return "org.freedesktop.systemd1." + std::string(name);
@@ -213,7 +215,8 @@ std::string cpus_to_bytes(const CpuSet& cpus) {
   std::string bytes;
   if (auto last = cpus.last()) bytes.assign(*last / 8 + 1, '\0');
   for (unsigned cpu : cpus) {
-    bytes[cpu / 8] = static_cast<char>(static_cast<unsigned char>(bytes[cpu / 8]) | (1U << (cpu % 8)));
+    bytes[cpu / 8] =
+        static_cast<char>(static_cast<unsigned char>(bytes[cpu / 8]) | (1U << (cpu % 8)));
   }
   return bytes;
 }

@@ -191,7 +191,8 @@ Status UnitActuator::recover(const nlohmann::json& section) {
                         name, value.dump());
     }
     auto cpus = parse_cpulist(value.get<std::string>());
-    if (!cpus) return make_error("journal section \"systemd\", unit {}: {}", name, cpus.error().message);
+    if (!cpus)
+      return make_error("journal section \"systemd\", unit {}: {}", name, cpus.error().message);
     units_[name] = Unit{*cpus, std::nullopt, false};
   }
   return restore();

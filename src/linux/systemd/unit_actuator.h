@@ -56,7 +56,7 @@ class UnitActuator final : public Actuator {
 
  private:
   struct Unit {
-    CpuSet original;            // AllowedCPUs= before us (empty: unset)
+    CpuSet original;              // AllowedCPUs= before us (empty: unset)
     std::optional<CpuSet> known;  // what systemd held after our last read or write
     bool empty_noted = false;
   };
