@@ -53,16 +53,28 @@ TEST_F(UnitActuatorTest, ConfinesTheDefaultSlicesToOriginalAndPreferred) {
   EXPECT_EQ(allowed("user.slice"), CpuSet::range(0, 3));
   ASSERT_TRUE(units->apply(CpuSet::range(0, 1), kOnline));
   EXPECT_EQ(allowed("system.slice"), CpuSet::range(0, 1));
-  // The full mask hands each unit back as it was, unset included, so hotplug reaches it.
+  // The full mask: every online CPU for an unset unit (unsetting would leave its tasks on the
+  // last CPUs), the original for the others.
   ASSERT_TRUE(units->apply(kOnline, kOnline));
-  EXPECT_TRUE(allowed("system.slice").empty());
+  EXPECT_EQ(allowed("system.slice"), kOnline);
   EXPECT_EQ(allowed("user.slice"), CpuSet::range(0, 5));
+  // A hotplugged CPU reaches it.
+  ASSERT_TRUE(units->apply(CpuSet::range(0, 8), CpuSet::range(0, 8)));
+  EXPECT_EQ(allowed("system.slice"), CpuSet::range(0, 8));
+}
+
+TEST_F(UnitActuatorTest, AnUnsetUnitIsWidenedToEveryOnlineCpuBeforeItIsUnset) {
+  auto units = make({"system.slice"});
+  ASSERT_TRUE(units->apply(CpuSet::range(0, 1), kOnline));
+  systemd.sets.clear();
+  ASSERT_TRUE(units->restore());
+  ASSERT_EQ(systemd.sets.size(), 2U);
+  EXPECT_EQ(systemd.sets[0].second, kOnline);
+  EXPECT_TRUE(systemd.sets[1].second.empty());
 }
 
 TEST_F(UnitActuatorTest, WritesNothingWhenNothingChanges) {
   auto units = make();
-  ASSERT_TRUE(units->apply(kOnline, kOnline));
-  EXPECT_TRUE(systemd.sets.empty());
   ASSERT_TRUE(units->apply(CpuSet::range(0, 3), kOnline));
   auto writes = systemd.sets.size();
   ASSERT_TRUE(units->apply(CpuSet::range(0, 3), kOnline));

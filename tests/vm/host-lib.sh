@@ -211,7 +211,7 @@ report_results() {
 # no modules: the cloud kernel has cgroups, cpusets and devtmpfs built in). It is built once with
 # mmdebstrap from apt's configured sources and kept as a cpio archive; each run appends a small
 # archive with the package under test and the scenario.
-VM_ROOTFS_PACKAGES="systemd systemd-sysv dbus libfmt9 libtomlplusplus3"
+VM_ROOTFS_PACKAGES="systemd systemd-sysv dbus procps libfmt9 libtomlplusplus3"
 
 # rootfs_cache_dir CACHE: machine-wide (/var/cache/prefcpu-vm) when we may write there, else CACHE.
 rootfs_cache_dir() {

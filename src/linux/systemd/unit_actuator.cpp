@@ -84,13 +84,14 @@ std::vector<std::string> UnitActuator::managed_units() const {
 nlohmann::json UnitActuator::journal_section() const {
   nlohmann::json units = nlohmann::json::object();
   for (const auto& [name, unit] : units_) units[name] = format_cpulist(unit.original);
-  return {{"units", units}};
+  return {{"units", units}, {"online", format_cpulist(online_)}};
 }
 
 CpuSet UnitActuator::target(const std::string& name, Unit& unit, const CpuSet& preferred,
                             const CpuSet& online) const {
-  // A full mask hands the unit back as it was, so hotplugged CPUs reach it again.
-  if (online.is_subset_of(preferred)) return unit.original;
+  // Unsetting AllowedCPUs= lets systemd drop the cpuset controller, and the tasks then keep the
+  // last CPUs it allowed: an unset unit gets every online CPU instead (again on hotplug).
+  if (online.is_subset_of(preferred)) return unit.original.empty() ? online : unit.original;
   CpuSet want = (unit.original.empty() ? online : unit.original) & preferred;
   if (want.empty()) {
     if (!unit.empty_noted) {
@@ -126,6 +127,7 @@ void UnitActuator::reconcile(const std::string& name, Unit& unit, const CpuSet& 
 
 Status UnitActuator::apply(const CpuSet& preferred, const CpuSet& online) {
   std::int64_t now = options_.now_ns ? options_.now_ns() : 0;
+  online_ = online;
   bool reloaded = bus_->reloaded();
   if (reloaded) ++counters_.reloads;
   bool verify = !options_.now_ns || reloaded || !verified_ns_ || now - *verified_ns_ >= kVerifyNs;
@@ -169,15 +171,22 @@ Status UnitActuator::restore() {
       if (current) unit.known = *current;
     }
     if (unit.known && *unit.known == unit.original) continue;
-    if (auto status = bus_->set_allowed_cpus(name, unit.original); !status) {
-      errors.push_back(status.error().message);
-      continue;
-    }
-    unit.known = unit.original;
-    ++counters_.restores;
+    if (auto status = set_original(name, unit); !status) errors.push_back(status.error().message);
   }
   if (!errors.empty()) return make_error("{}", join(errors));
   return journal_.record(kName, nlohmann::json::object());
+}
+
+Status UnitActuator::set_original(const std::string& name, Unit& unit) {
+  // Widen to every online CPU first: the tasks keep what the cpuset last allowed once unset.
+  if (unit.original.empty() && !online_.empty() && unit.known != online_) {
+    if (auto status = bus_->set_allowed_cpus(name, online_); !status) return status;
+    unit.known = online_;
+  }
+  if (auto status = bus_->set_allowed_cpus(name, unit.original); !status) return status;
+  unit.known = unit.original;
+  ++counters_.restores;
+  return {};
 }
 
 Status UnitActuator::recover(const nlohmann::json& section) {
@@ -185,6 +194,10 @@ Status UnitActuator::recover(const nlohmann::json& section) {
     return make_error("journal section \"systemd\" has no \"units\" object: {}", section.dump());
   }
   units_.clear();
+  if (section.contains("online") && section["online"].is_string()) {
+    auto online = parse_cpulist(section["online"].get<std::string>());
+    if (online) online_ = *online;
+  }
   for (const auto& [name, value] : section["units"].items()) {
     if (!value.is_string()) {
       return make_error("journal section \"systemd\": unit {} has {}, expected a cpulist string",

@@ -75,6 +75,7 @@ class UnitActuator final : public Actuator {
   void notify(NoticeLevel level, const std::string& message) const;
   CpuSet target(const std::string& name, Unit& unit, const CpuSet& preferred,
                 const CpuSet& online) const;
+  Status set_original(const std::string& name, Unit& unit);
   void reconcile(const std::string& name, Unit& unit, const CpuSet& current);
 
   std::unique_ptr<SystemdBus> bus_;
@@ -83,6 +84,7 @@ class UnitActuator final : public Actuator {
   std::map<std::string, Unit> units_;
   std::vector<std::string> rejected_;
   std::optional<std::int64_t> verified_ns_;
+  CpuSet online_;  // at the last apply: what an unset unit widens to before it is unset again
   Counters counters_;
 };
 
