@@ -2,22 +2,28 @@
 # runs every test. Each target installs the Debian packages it needs first.
 
 BUILD_PACKAGES := cmake g++ make pkg-config libfmt-dev nlohmann-json3-dev libcli11-dev \
-                  libtomlplusplus-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
+                  libtomlplusplus-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev \
+                  prometheus-cpp-dev
 RUN_PACKAGES   := $(BUILD_PACKAGES) util-linux
-TEST_PACKAGES  := $(BUILD_PACKAGES) util-linux procps irqbalance gnuplot-nox \
-                  qemu-system-x86 busybox-static cpio kmod zstd \
+TEST_PACKAGES  := $(BUILD_PACKAGES) util-linux procps irqbalance gnuplot-nox curl \
+                  qemu-system-x86 busybox-static cpio kmod zstd rt-tests \
                   mmdebstrap $(filter-out $(BUILD_PACKAGES),$(DEB_PACKAGES))
 LINT_PACKAGES  := $(BUILD_PACKAGES) clang-format clang-tidy
 DEB_PACKAGES   := $(BUILD_PACKAGES) debhelper dpkg-dev lintian cpio
+# The overcommit rig (bench/overcommit): the VM rig plus the guests' workloads.
+RIG_PACKAGES   := $(TEST_PACKAGES) sysbench sqlite3 python3
+FUZZ_PACKAGES  := $(BUILD_PACKAGES) clang-14 libclang-rt-14-dev
 
 JOBS      ?= $(shell nproc)
 BUILD     := build
 ASAN      := build-asan
 DEB       := build-deb
+FUZZ      := build-fuzz
+FUZZ_SECONDS ?= 10
 ENSURE    := scripts/ensure-packages.sh
 
-.PHONY: all build run test vmtest lint format bench install deb clean deps-build deps-test deps-run \
-        deps-lint deps-deb
+.PHONY: all build run test vmtest lint format bench install deb clean fuzz deps-build deps-test \
+        deps-run deps-lint deps-rig deps-fuzz deps-deb overcommit
 
 all: build
 
@@ -25,6 +31,8 @@ deps-build: ; @$(ENSURE) $(BUILD_PACKAGES)
 deps-run:   ; @$(ENSURE) $(RUN_PACKAGES)
 deps-test:  ; @$(ENSURE) $(TEST_PACKAGES)
 deps-lint:  ; @$(ENSURE) $(LINT_PACKAGES)
+deps-rig:   ; @$(ENSURE) $(RIG_PACKAGES)
+deps-fuzz:  ; @$(ENSURE) $(FUZZ_PACKAGES)
 deps-deb:   ; @$(ENSURE) $(DEB_PACKAGES)
 
 # Release build; binaries land in build/bin.
@@ -46,10 +54,21 @@ test: deps-test
 vmtest: deps-test build deb
 	tests/vm/run-all.sh $(BUILD)/bin --deb-dir $(DEB)
 
+# The overcommit rig's default run (docs/overcommit.md): 2 guests x 4 vCPUs on 2 host CPUs,
+# hackbench, none vs kernel, 5 runs each. OVERCOMMIT_ARGS adds or overrides options.
+overcommit: deps-rig build
+	bench/overcommit/run.sh --bin-dir $(BUILD)/bin $(OVERCOMMIT_ARGS)
+
 # clang-format must leave the tree unchanged and clang-tidy must be silent.
 lint: deps-lint
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFCPU_SANITIZE=ON -DPREFCPU_BUILD_BENCH=OFF
 	JOBS=$(JOBS) scripts/lint.sh $(ASAN)
+
+# libFuzzer targets of every parser (clang, ASan+UBSan), each run FUZZ_SECONDS from fuzz/corpus.
+fuzz: deps-fuzz
+	cmake -S . -B $(FUZZ) -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFCPU_FUZZ=ON
+	cmake --build $(FUZZ) -j $(JOBS)
+	scripts/run-fuzzers.sh $(FUZZ)/bin $(FUZZ_SECONDS)
 
 format: deps-lint
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
@@ -65,4 +84,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(DEB)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(DEB)

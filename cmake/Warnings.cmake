@@ -12,3 +12,10 @@ if(PREFCPU_SANITIZE)
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
   target_link_options(prefcpu_options INTERFACE -fsanitize=address,undefined)
 endif()
+if(PREFCPU_FUZZ)
+  # Coverage for libFuzzer in every library; the fuzz targets add -fsanitize=fuzzer (the main).
+  target_compile_options(prefcpu_options INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+    -fno-omit-frame-pointer -g)
+  target_link_options(prefcpu_options INTERFACE -fsanitize=address,undefined)
+endif()

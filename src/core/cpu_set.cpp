@@ -131,7 +131,11 @@ class CpulistParser {
       auto region = parse_region();
       if (!region) return region.error();
       auto [start, end, used, group] = *region;
-      if (start > end) return fail(region_start, "range start greater than its end");
+      if (start > end) {
+        return fail(region_start, fmt::format("a range whose start is not above its end, as in "
+                                              "{}-{} (start {} is above end {})",
+                                              end, start, start, end));
+      }
       if (group == 0) return fail(region_start, "a group size of at least 1");
       if (used > group) return fail(region_start, "a used size no larger than the group size");
       if (end >= nbits_) {

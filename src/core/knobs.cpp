@@ -4,41 +4,64 @@
 
 namespace prefcpu {
 
+const KnobInfo* find_knob(std::string_view name) {
+  for (const auto& knob : kKnobTable) {
+    if (knob.name == name) return &knob;
+  }
+  return nullptr;
+}
+
+std::string knob_names() {
+  std::string names;
+  for (std::size_t i = 0; i < kKnobTable.size(); ++i) {
+    if (i > 0) names += i + 1 == kKnobTable.size() ? " or " : ", ";
+    names += kKnobTable[i].name;
+  }
+  return names;
+}
+
+Result<std::uint64_t> parse_decimal(std::string_view text, std::string_view what,
+                                    std::uint64_t max) {
+  std::uint64_t number = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, number);
+  bool digits_only =
+      !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+  if (!digits_only || ec == std::errc::invalid_argument || ptr != end) {
+    return make_error("{} \"{}\" is not a number: expected a non-negative integer", what, text);
+  }
+  if (ec == std::errc::result_out_of_range || number > max) {
+    return make_error("{} {} is out of range: expected at most {}", what, text, max);
+  }
+  return number;
+}
+
 Status validate_knobs(const Knobs& knobs) {
   if (knobs.interval_ms < kMinIntervalMs || knobs.interval_ms > kMaxIntervalMs) {
     return make_error("interval_ms {} is out of range: expected {}..{}", knobs.interval_ms,
                       kMinIntervalMs, kMaxIntervalMs);
   }
-  if (knobs.high_threshold >= kMaxThresholdBp) {
+  if (knobs.high_threshold == 0 || knobs.high_threshold >= kMaxThresholdBp) {
     return make_error("high_threshold {} is out of range: expected 1..{} basis points",
                       knobs.high_threshold, kMaxThresholdBp - 1);
   }
   if (knobs.low_threshold >= knobs.high_threshold) {
     return make_error(
         "low_threshold {} must be below high_threshold {}: expected 0..{} basis points",
-        knobs.low_threshold, knobs.high_threshold,
-        knobs.high_threshold == 0 ? 0 : knobs.high_threshold - 1);
+        knobs.low_threshold, knobs.high_threshold, knobs.high_threshold - 1);
   }
   return {};
 }
 
 Status set_knob(Knobs& knobs, std::string_view name, std::string_view value) {
-  std::uint32_t number = 0;
-  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (value.empty() || ec != std::errc{} || ptr != value.data() + value.size()) {
-    return make_error("{} \"{}\" is not a number: expected a non-negative integer", name, value);
+  const KnobInfo* knob = find_knob(name);
+  if (knob == nullptr) {
+    return make_error("unknown knob \"{}\": expected {}", name, knob_names());
   }
+  auto number = parse_decimal(value, name, UINT32_MAX);
+  if (!number) return number.error();
   Knobs candidate = knobs;
-  if (name == "interval_ms") {
-    candidate.interval_ms = number;
-  } else if (name == "high_threshold") {
-    candidate.high_threshold = number;
-  } else if (name == "low_threshold") {
-    candidate.low_threshold = number;
-  } else {
-    return make_error("unknown knob \"{}\": expected interval_ms, high_threshold or low_threshold",
-                      name);
-  }
+  candidate.*(knob->field) = static_cast<std::uint32_t>(*number);
   if (auto status = validate_knobs(candidate); !status) return status;
   knobs = candidate;
   return {};

@@ -1,7 +1,9 @@
 // The steal_governor module parameters, with the kernel's defaults and range checks.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/result.h"
@@ -19,6 +21,31 @@ struct Knobs {
 inline constexpr std::uint32_t kMinIntervalMs = 100;
 inline constexpr std::uint32_t kMaxIntervalMs = 100000;
 inline constexpr std::uint32_t kMaxThresholdBp = 10000;
+
+// One knob: its name (the module parameter, the config key, the `prefcpuctl set` name) and the
+// range it may take on its own; validate_knobs adds the rule across knobs (low < high).
+struct KnobInfo {
+  std::string_view name;
+  std::uint32_t Knobs::*field;
+  std::uint32_t min;
+  std::uint32_t max;
+};
+
+inline constexpr std::array<KnobInfo, 3> kKnobTable = {{
+    {"interval_ms", &Knobs::interval_ms, kMinIntervalMs, kMaxIntervalMs},
+    {"high_threshold", &Knobs::high_threshold, 1, kMaxThresholdBp - 1},
+    {"low_threshold", &Knobs::low_threshold, 0, kMaxThresholdBp - 2},
+}};
+
+// nullptr when `name` is not a knob.
+const KnobInfo* find_knob(std::string_view name);
+// "interval_ms, high_threshold or low_threshold", for errors.
+std::string knob_names();
+
+// The one parser of numbers typed by a user, on the command line and the control socket alike:
+// decimal digits only (no sign, blank, "0x" or exponent), at most `max`. The error names `what`.
+Result<std::uint64_t> parse_decimal(std::string_view text, std::string_view what,
+                                    std::uint64_t max);
 
 // The whole set is checked at once, as the module's init does.
 Status validate_knobs(const Knobs& knobs);

@@ -3,6 +3,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/result.h"
+#include "protocol/protocol.h"
 
 namespace prefcpu {
 
@@ -12,5 +17,10 @@ inline constexpr int kExitBadInput = 2;
 
 void add_offline_commands(CLI::App& app, int* exit_code);  // replay, record, governors
 void add_daemon_commands(CLI::App& app, int* exit_code);   // status, set-preferred, set, history
+void add_top_command(CLI::App& app, int* exit_code);       // top
+
+// One request to prefcpud's control socket in state_dir: the reply's body, or why none came
+// (the daemon's own error included).
+Result<nlohmann::json> ask_daemon(const std::string& state_dir, const protocol::Request& request);
 
 }  // namespace prefcpu

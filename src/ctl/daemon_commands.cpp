@@ -1,5 +1,5 @@
 // prefcpuctl status | set-preferred | set | history: talk to a running prefcpud over its control
-// socket (protocol in src/daemon/protocol.h and docs/daemon.md).
+// socket (protocol in src/protocol/protocol.h and docs/daemon.md).
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -13,7 +13,9 @@
 
 #include "core/result.h"
 #include "ctl/commands.h"
-#include "daemon/protocol.h"
+#include "ctl/status_view.h"
+#include "protocol/json_text.h"
+#include "protocol/protocol.h"
 
 namespace prefcpu {
 
@@ -29,7 +31,9 @@ struct Connection {
   int fd;
 };
 
-Result<nlohmann::json> call_daemon(const std::string& state_dir, const nlohmann::json& request) {
+// Sends one request line and reads the reply. A daemon that refuses a request may close before
+// the whole request is sent (EPIPE, ECONNRESET); its reply, if any, is still read.
+Result<std::string> call_daemon(const std::string& state_dir, const std::string& line) {
   std::string path = state_dir + "/" + std::string(protocol::kSocketName);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -50,12 +54,13 @@ Result<nlohmann::json> call_daemon(const std::string& state_dir, const nlohmann:
                             "to {}: {})",
                             state_dir, path, std::strerror(err));
   }
-  std::string line = request.dump() + "\n";
+  int send_error = 0;
   for (std::size_t sent = 0; sent < line.size();) {
     ssize_t n = ::send(connection.fd, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return make_errno_error(errno, "sending to {}: {}", path, std::strerror(errno));
+      send_error = errno;
+      break;
     }
     sent += static_cast<std::size_t>(n);
   }
@@ -66,95 +71,66 @@ Result<nlohmann::json> call_daemon(const std::string& state_dir, const nlohmann:
     ssize_t n = ::recv(connection.fd, buffer, sizeof buffer, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (!reply.empty() || send_error != 0) break;
       return make_errno_error(errno, "reading from {}: {}", path, std::strerror(errno));
     }
     if (n == 0) break;
     reply.append(buffer, static_cast<std::size_t>(n));
   }
-  auto parsed = nlohmann::json::parse(reply, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
-    return make_error("prefcpud sent a reply that is not JSON: \"{}\"", reply.substr(0, 200));
+  if (reply.empty() && send_error != 0) {
+    return make_errno_error(send_error, "sending to {}: {}", path, std::strerror(send_error));
   }
-  return parsed;
+  return reply;
 }
 
 // Runs one request; prints the error and returns the exit status when it fails.
-int request(const std::string& state_dir, const nlohmann::json& body, nlohmann::json& reply) {
-  auto result = call_daemon(state_dir, body);
-  if (!result) {
-    std::cerr << "prefcpuctl: " << result.error().message << "\n";
+int request(const std::string& state_dir, const protocol::Request& body, nlohmann::json& reply) {
+  auto line = protocol::encode_request(body);
+  if (const auto* error = std::get_if<protocol::ProtocolError>(&line)) {
+    std::cerr << "prefcpuctl: " << error->message << "\n";
+    return kExitBadInput;
+  }
+  auto text = call_daemon(state_dir, std::get<std::string>(line));
+  if (!text) {
+    std::cerr << "prefcpuctl: " << text.error().message << "\n";
     return kExitFailure;
   }
-  reply = std::move(*result);
-  if (reply.value("ok", false)) return 0;
-  std::cerr << "prefcpuctl: " << reply.value("error", std::string("request failed")) << "\n";
-  return reply.value("code", std::string()) == protocol::kInvalid ? kExitBadInput : kExitFailure;
+  auto decoded = protocol::decode_reply(*text);
+  if (const auto* error = std::get_if<protocol::ProtocolError>(&decoded)) {
+    std::cerr << "prefcpuctl: " << error->message << "\n";
+    return protocol::is_bad_input(error->kind) ? kExitBadInput : kExitFailure;
+  }
+  reply = std::move(std::get<nlohmann::json>(decoded));
+  return 0;
 }
 
-std::string text(const nlohmann::json& value) {
-  if (value.is_null()) return "-";
-  if (value.is_string()) return value.get<std::string>();
-  return value.dump();
-}
-
-void print_status(const nlohmann::json& status) {
-  const auto& knobs = status["knobs"];
-  const auto& counters = status["counters"];
-  std::cout << "prefcpud " << text(status["state"]) << " (pid " << text(status["pid"]) << "), mode "
-            << text(status["mode"]) << ": " << text(status["mode_reason"]) << "\n";
-  std::cout << "preferred  " << text(status["preferred"]) << "   (online " << text(status["online"])
-            << ")\n";
-  std::cout << "monitor    "
-            << (status.value("automatic", true)
-                    ? "automatic"
-                    : "off: custom mask " + text(status["custom_preferred"]))
-            << ", governor " << text(status["governor"]) << "\n";
-  std::cout << "knobs      interval_ms " << text(knobs["interval_ms"]) << ", high_threshold "
-            << text(knobs["high_threshold"]) << ", low_threshold " << text(knobs["low_threshold"])
-            << "\n";
-  std::cout << "last       steal_bp " << text(status["steal_bp"]) << ", "
-            << text(status["last_action"]);
-  if (!status["last_change_age_ms"].is_null()) {
-    std::cout << ", mask changed " << status["last_change_age_ms"].get<double>() / 1000.0
-              << " s ago";
+// A reply body the daemon sent with ok: true but in a shape this prefcpuctl does not know.
+// Points into `outcome`, which must outlive the pointer.
+template <typename T>
+const T* typed(const protocol::Outcome<T>& outcome, int* exit_code) {
+  if (const auto* error = std::get_if<protocol::ProtocolError>(&outcome)) {
+    std::cerr << "prefcpuctl: " << error->message << "\n";
+    *exit_code = kExitFailure;
+    return nullptr;
   }
-  std::cout << "\n";
-  std::cout << "periods    " << text(counters["periods"]) << ": " << text(counters["shrinks"])
-            << " shrink, " << text(counters["grows"]) << " grow, " << text(counters["holds"])
-            << " hold, " << text(counters["skips"]) << " skip decisions; "
-            << text(counters["mask_changes"]) << " mask changes; errors: sample "
-            << text(counters["sample_errors"]) << ", apply " << text(counters["apply_errors"])
-            << "\n";
-  for (const auto& [name, actuator] : status["actuators"].items()) {
-    if (name == "cpusets" && actuator.contains("root")) {
-      std::cout << "cpusets    v" << text(actuator["cgroup_version"]) << " "
-                << text(actuator["root"]) << (actuator.value("shield", false) ? ", shield" : "")
-                << "; migrations " << text(actuator["migrations"])
-                << " (tasks last on a CPU that left), " << text(actuator["pinned_tasks"])
-                << " tasks in prefcpu-pinned\n";
-      for (const auto& [cgroup, cpus] : actuator["cgroups"].items()) {
-        std::cout << "  " << cgroup << ": " << text(cpus["current"]) << " (original "
-                  << text(cpus["original"]) << ")\n";
-      }
-    } else {
-      std::cout << name << "  " << actuator.dump() << "\n";
-    }
-  }
-}
-
-void print_history(const nlohmann::json& reply) {
-  auto now = reply.value("monotonic_ns", std::int64_t{0});
-  std::cout << "   age_s  steal_bp  action    preferred        online\n";
-  for (const auto& entry : reply["history"]) {
-    double age = static_cast<double>(now - entry.value("monotonic_ns", now)) / 1e9;
-    std::string line =
-        fmt::format("{:8.1f}  {:>8}  {:<8}  {:<15}  {}\n", -age, text(entry["steal_bp"]),
-                    text(entry["action"]), text(entry["preferred"]), text(entry["online"]));
-    std::cout << line;
-  }
+  return &std::get<T>(outcome);
 }
 
 }  // namespace
+
+Result<nlohmann::json> ask_daemon(const std::string& state_dir, const protocol::Request& request) {
+  auto line = protocol::encode_request(request);
+  if (const auto* error = std::get_if<protocol::ProtocolError>(&line)) {
+    return make_error("{}", error->message);
+  }
+  auto text = call_daemon(state_dir, std::get<std::string>(line));
+  if (!text) return text.error();
+  auto decoded = protocol::decode_reply(*text);
+  if (const auto* error = std::get_if<protocol::ProtocolError>(&decoded)) {
+    return make_error("{}", error->message);
+  }
+  return std::get<nlohmann::json>(std::move(decoded));
+}
 
 void add_daemon_commands(CLI::App& app, int* exit_code) {
   struct Args {
@@ -177,11 +153,11 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
   status->add_flag("--json", args->json, "Print status.json as the daemon reports it");
   status->callback([args, exit_code] {
     nlohmann::json reply;
-    if ((*exit_code = request(args->state_dir, {{"cmd", "status"}}, reply)) != 0) return;
+    if ((*exit_code = request(args->state_dir, protocol::StatusRequest{}, reply)) != 0) return;
     if (args->json) {
-      std::cout << reply["status"].dump(2) << "\n";
+      std::cout << json_text(reply[protocol::key::kStatus], 2) << "\n";
     } else {
-      print_status(reply["status"]);
+      std::cout << format_status(reply["status"]);
     }
   });
 
@@ -196,17 +172,15 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
       *exit_code = kExitBadInput;
       return;
     }
-    nlohmann::json body = {{"cmd", "set-preferred"}};
-    if (args->automatic) {
-      body["auto"] = true;
-    } else {
-      body["cpus"] = args->cpus;
-    }
+    protocol::SetPreferredRequest body;
+    if (!args->automatic) body.cpus = args->cpus;
     nlohmann::json reply;
     if ((*exit_code = request(args->state_dir, body, reply)) != 0) return;
-    std::cout << "preferred " << text(reply["preferred"])
-              << (reply.value("automatic", true) ? " (automatic)" : " (custom; monitor off)")
-              << "\n";
+    auto decoded = protocol::decode_set_preferred_reply(reply);
+    const auto* mask = typed(decoded, exit_code);
+    if (mask == nullptr) return;
+    std::cout << "preferred " << mask->preferred
+              << (mask->automatic ? " (automatic)" : " (custom; monitor off)") << "\n";
   });
 
   auto* set = app.add_subcommand(
@@ -217,12 +191,16 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
   set->add_option("VALUE", args->value, "the new value")->required();
   set->callback([args, exit_code] {
     nlohmann::json reply;
-    nlohmann::json body = {{"cmd", "set"}, {"knob", args->knob}, {"value", args->value}};
+    protocol::SetKnobRequest body{args->knob, args->value};
     if ((*exit_code = request(args->state_dir, body, reply)) != 0) return;
-    const auto& knobs = reply["knobs"];
-    std::cout << "governor " << text(reply["governor"]) << ", interval_ms "
-              << text(knobs["interval_ms"]) << ", high_threshold " << text(knobs["high_threshold"])
-              << ", low_threshold " << text(knobs["low_threshold"]) << "\n";
+    auto decoded = protocol::decode_set_knob_reply(reply);
+    const auto* knobs = typed(decoded, exit_code);
+    if (knobs == nullptr) return;
+    std::cout << "governor " << knobs->governor;
+    for (const auto& knob : kKnobTable) {
+      std::cout << ", " << knob.name << " " << knobs->knobs.*(knob.field);
+    }
+    std::cout << "\n";
   });
 
   auto* history = app.add_subcommand("history", "The last samples and decisions");
@@ -231,12 +209,14 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
   history->add_option("-n,--count", args->count, "Only the newest N entries");
   history->callback([args, exit_code] {
     nlohmann::json reply;
-    nlohmann::json body = {{"cmd", "history"}, {"count", args->count}};
-    if ((*exit_code = request(args->state_dir, body, reply)) != 0) return;
+    if ((*exit_code = request(args->state_dir, protocol::HistoryRequest{args->count}, reply)) !=
+        0) {
+      return;
+    }
     if (args->json) {
-      std::cout << reply["history"].dump(2) << "\n";
+      std::cout << json_text(reply[protocol::key::kHistory], 2) << "\n";
     } else {
-      print_history(reply);
+      std::cout << format_history(reply);
     }
   });
 }

@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   prefcpu::add_offline_commands(app, &exit_code);
   prefcpu::add_daemon_commands(app, &exit_code);
+  prefcpu::add_top_command(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

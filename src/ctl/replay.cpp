@@ -8,6 +8,7 @@
 
 #include "core/proc_stat.h"
 #include "core/steal_monitor.h"
+#include "protocol/json_text.h"
 
 namespace prefcpu {
 
@@ -90,7 +91,7 @@ Status replay_trace(const Trace& trace, const Topology& topology, const ReplayOp
       line["steal_bp"] = step.steal_bp ? nlohmann::ordered_json(*step.steal_bp) : nullptr;
     }
     line["preferred"] = format_cpulist(step.preferred);
-    out << line.dump() << '\n';
+    out << json_text(line) << '\n';
   }
   return {};
 }

@@ -30,15 +30,19 @@ struct Config {
   std::string irq_root = "/proc/irq";
   std::size_t history_size = 120;
   bool verbose = false;
+  std::string metrics_listen;    // empty: no HTTP listener (docs/metrics.md)
+  std::string metrics_textfile;  // empty: no node_exporter textfile
 
   friend bool operator==(const Config&, const Config&) = default;
 };
 
-// Parses TOML text; unknown keys, wrong types and out-of-range values are errors naming the key,
-// its line in `source` and what is accepted. Does not check cross-key rules (see validate).
+// Parses TOML text against the schema (config_schema.h); unknown keys, wrong types and
+// out-of-range values are errors naming the key, its line in `source` and what is accepted. Does
+// not check cross-key rules (see validate).
 Result<Config> parse_config(std::string_view text, std::string_view source);
 
-// Reads a config file. A missing file is the defaults unless `required` (given with --config).
+// Reads a config file. A missing file is the defaults unless `required` (given with --config);
+// anything but a regular file (a directory) is an error.
 Result<Config> load_config_file(const std::filesystem::path& path, bool required);
 
 // The whole-config checks: knobs, governor name, history size, cgroup names.
@@ -46,5 +50,7 @@ Status validate_config(const Config& config);
 
 // Keys that take effect only at start; a reload that changes one keeps the running value.
 std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
+// `next` with the running values of the keys that take effect only at start.
+Config keep_restart_only(Config next, const Config& running);
 
 }  // namespace prefcpu

@@ -9,20 +9,31 @@
 #include <cerrno>
 #include <cstring>
 
-#include "daemon/protocol.h"
+#include "protocol/protocol.h"
 
 namespace prefcpu {
 
-namespace {
-
-constexpr std::size_t kMaxClients = 32;
-constexpr std::int64_t kClientTimeoutNs = 5'000'000'000;
-
-nlohmann::json error_reply(std::string_view code, std::string message) {
-  return {{"ok", false}, {"code", code}, {"error", std::move(message)}};
+std::optional<std::string> ConnectionLimits::refuse(uid_t uid,
+                                                    const std::vector<uid_t>& open_uids) {
+  std::size_t same = 0;
+  std::size_t users = 0;
+  for (uid_t open : open_uids) {
+    if (open == uid) ++same;
+    if (open != 0) ++users;
+  }
+  if (uid == 0) {
+    if (same < kRoot) return std::nullopt;
+    return fmt::format("root already holds {} connections to prefcpud", same);
+  }
+  if (same >= kPerUid) {
+    return fmt::format("uid {} already holds {} connections to prefcpud (at most {} per user)", uid,
+                       same, kPerUid);
+  }
+  if (users >= kUsers) {
+    return fmt::format("prefcpud serves at most {} connections of non-root users at once", kUsers);
+  }
+  return std::nullopt;
 }
-
-}  // namespace
 
 Result<std::unique_ptr<ControlServer>> ControlServer::listen(const std::filesystem::path& path) {
   sockaddr_un address{};
@@ -70,20 +81,27 @@ void ControlServer::accept_clients(std::int64_t now_ns) {
   while (true) {
     int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or a client that left already
-    if (clients_.size() >= kMaxClients) {
-      ::close(fd);
-      continue;
-    }
     ucred credentials{};
     socklen_t length = sizeof(credentials);
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
       ::close(fd);
       continue;
     }
+    std::vector<uid_t> open_uids;
+    open_uids.reserve(clients_.size());
+    for (const auto& client : clients_) open_uids.push_back(client.peer.uid);
+    if (auto why = ConnectionLimits::refuse(credentials.uid, open_uids)) {
+      // One try to say why; the socket is fresh, so the short line fits its buffer.
+      std::string line =
+          protocol::reply_line(protocol::error_reply({protocol::ErrorKind::kUnavailable, *why}));
+      (void)::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::close(fd);
+      continue;
+    }
     Client client;
     client.fd = fd;
     client.peer = Peer{credentials.pid, credentials.uid, credentials.gid};
-    client.deadline_ns = now_ns + kClientTimeoutNs;
+    client.deadline_ns = now_ns + ConnectionLimits::kClientTimeoutNs;
     clients_.push_back(std::move(client));
   }
 }
@@ -125,20 +143,21 @@ bool ControlServer::read_request(Client& client, const RequestHandler& handler) 
   }
   nlohmann::json reply;
   if (client.input.size() > protocol::kMaxRequestBytes) {
-    reply = error_reply(protocol::kInvalid, "request is longer than 64 KiB");
+    reply = protocol::error_reply(
+        {protocol::ErrorKind::kTooLong, "request is longer than 64 KiB: expected one JSON line"});
   } else if (newline == std::string::npos) {
     return true;  // wait for the rest of the line
   } else {
     auto request = nlohmann::json::parse(client.input.substr(0, newline), nullptr, false);
     if (request.is_discarded() || !request.is_object()) {
-      reply = error_reply(protocol::kInvalid,
-                          "request is not a JSON object: expected {\"cmd\": \"status\"} and a "
-                          "newline");
+      reply = protocol::error_reply(
+          {protocol::ErrorKind::kBadRequest,
+           "request is not a JSON object: expected {\"cmd\": \"status\"} and a newline"});
     } else {
       reply = handler(request, client.peer);
     }
   }
-  client.output = reply.dump() + "\n";
+  client.output = protocol::reply_line(reply);
   client.replied = true;
   return flush(client);
 }
@@ -156,7 +175,7 @@ void ControlServer::handle(const std::vector<pollfd>& fds, std::int64_t now_ns,
     }
   }
   for (auto& client : clients_) {
-    if (now_ns > client.deadline_ns) done.push_back(client.fd);
+    if (now_ns >= client.deadline_ns) done.push_back(client.fd);
   }
   std::erase_if(clients_, [&](const Client& client) {
     if (std::find(done.begin(), done.end(), client.fd) == done.end()) return false;
@@ -166,6 +185,14 @@ void ControlServer::handle(const std::vector<pollfd>& fds, std::int64_t now_ns,
   for (const auto& entry : fds) {
     if (entry.fd == fd_ && (entry.revents & POLLIN) != 0) accept_clients(now_ns);
   }
+}
+
+std::optional<std::int64_t> ControlServer::next_deadline_ns() const {
+  std::optional<std::int64_t> earliest;
+  for (const auto& client : clients_) {
+    if (!earliest || client.deadline_ns < *earliest) earliest = client.deadline_ns;
+  }
+  return earliest;
 }
 
 }  // namespace prefcpu

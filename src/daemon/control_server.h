@@ -1,6 +1,8 @@
 // The control socket: a Unix stream socket that anyone may connect to. Each connection carries
 // one JSON request line and gets one JSON reply line; the peer's credentials (SO_PEERCRED) go
-// with the request so the daemon can refuse changes from anyone but root.
+// with the request so the daemon can refuse changes from anyone but root. Connections are
+// bounded per uid and in total, idle ones are dropped after kClientTimeoutNs, and root has
+// slots of its own, so no user can lock root out.
 #pragma once
 
 #include <poll.h>
@@ -11,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +29,17 @@ struct Peer {
 
 using RequestHandler = std::function<nlohmann::json(const nlohmann::json& request, const Peer&)>;
 
+// Who may hold a connection. Pure, so the rules are tested without sockets.
+struct ConnectionLimits {
+  static constexpr std::size_t kPerUid = 8;  // one user's connections (root excepted)
+  static constexpr std::size_t kUsers = 32;  // every non-root user's together
+  static constexpr std::size_t kRoot = 32;   // root's, counted apart
+  static constexpr std::int64_t kClientTimeoutNs = 5'000'000'000;
+
+  // Empty when a client of `uid` may connect while `open_uids` hold connections; otherwise why not.
+  static std::optional<std::string> refuse(uid_t uid, const std::vector<uid_t>& open_uids);
+};
+
 class ControlServer {
  public:
   // Replaces a stale socket file; the socket is mode 0666 (permission is checked per request).
@@ -36,9 +50,11 @@ class ControlServer {
 
   // Appends the listening socket and every client to fds.
   void add_poll_fds(std::vector<pollfd>& fds) const;
-  // Handles whatever poll reported for the fds this server added; drops clients idle past
-  // their deadline. now_ns is CLOCK_MONOTONIC.
+  // Handles whatever poll reported for the fds this server added (none on a poll timeout);
+  // drops clients idle past their deadline. now_ns is CLOCK_MONOTONIC.
   void handle(const std::vector<pollfd>& fds, std::int64_t now_ns, const RequestHandler& handler);
+  // The earliest client deadline: the event loop wakes up for it.
+  std::optional<std::int64_t> next_deadline_ns() const;
   std::size_t clients() const { return clients_.size(); }
 
  private:

@@ -15,6 +15,7 @@
 #include "linux/cgroup/mountinfo.h"
 #include "linux/sysfs_topology.h"
 #include "linux/systemd/unit_actuator.h"
+#include "protocol/json_text.h"
 
 namespace prefcpu {
 
@@ -280,6 +281,17 @@ Status Daemon::create_irq_actuator() {
 
 Status Daemon::start() {
   if (auto status = lock_state_dir(); !status) return status;
+  if (auto status = check_proc_stat(deps_.fs, paths_.proc_stat); !status) return status;
+  // Refused before anything changes; started after the signals are blocked (threads inherit it).
+  if (auto status = metrics_.start(deps_.fs, config_.metrics_listen, config_.metrics_textfile,
+                                   deps_.listen_metrics);
+      !status) {
+    return status;
+  }
+  if (auto port = metrics_.port()) {
+    deps_.log.info("metrics: serving http://{}:{}/metrics",
+                   parse_metrics_address(config_.metrics_listen)->host, *port);
+  }
   if (auto status = recover_from_journal(); !status) return status;
   if (auto status = detect_mode(); !status) return status;
 
@@ -326,9 +338,12 @@ void Daemon::publish(bool force) {
   if (!force && now - status_written_ns_ < kStatusRefreshNs) return;
   status_written_ns_ = now;
   auto path = paths_.state_dir / protocol::kStatusName;
-  if (auto written = publish_file(path, status().dump(2) + "\n"); !written) {
+  nlohmann::json published = status();
+  if (auto written = publish_file(path, json_text(published, 2) + "\n"); !written) {
     deps_.log.warning("publishing {}: {}", path.string(), written.error().message);
   }
+  // Metrics follow status.json: the same status, at the same cadence.
+  if (auto line = metrics_.publish(published, force, now)) deps_.log.warning("{}", *line);
 }
 
 Status Daemon::stop() {
@@ -375,15 +390,7 @@ Status Daemon::reload() {
   }
   history_.set_capacity(next->history_size);
   deps_.log.set_verbose(next->verbose);
-  Config kept = config_;
-  config_ = *next;
-  config_.cgroups = kept.cgroups;
-  config_.cgroup_root = kept.cgroup_root;
-  config_.shield = kept.shield;
-  config_.dry_run = kept.dry_run;
-  config_.backend = kept.backend;
-  config_.irq_mode = kept.irq_mode;
-  config_.irq_root = kept.irq_root;
+  config_ = keep_restart_only(std::move(*next), config_);
   deps_.log.info("reloaded: governor {}, interval_ms {}, high_threshold {}, low_threshold {}",
                  config_.governor, config_.knobs.interval_ms, config_.knobs.high_threshold,
                  config_.knobs.low_threshold);

@@ -17,12 +17,14 @@
 #include "daemon/control_server.h"
 #include "daemon/history.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "linux/actuator.h"
 #include "linux/clock.h"
 #include "linux/irq/irq_actuator.h"
 #include "linux/journal.h"
 #include "linux/kernel_fs.h"
 #include "linux/systemd/systemd_bus.h"
+#include "protocol/protocol.h"
 
 namespace prefcpu {
 
@@ -47,6 +49,7 @@ struct DaemonDeps {
   IrqActuatorFactory make_irq = make_irq_actuator;
   SystemdBusFactory make_bus = make_sd_bus;  // the systemd backend's D-Bus connection
   std::uint64_t user_hz = 0;                 // 0: sysconf(_SC_CLK_TCK)
+  MetricsListen listen_metrics = prefcpu::listen_metrics;
 };
 
 enum class DaemonMode {
@@ -91,6 +94,9 @@ class Daemon {
   const std::optional<std::string>& fatal() const { return fatal_; }
   // One line for sd_notify's STATUS=.
   std::string summary() const;
+  // What confines the cgroups; status.json's "backend" and the metrics' label.
+  std::string_view backend() const { return "cgroupfs"; }
+  const Metrics& metrics() const { return metrics_; }
 
  private:
   struct Counters {
@@ -123,8 +129,8 @@ class Daemon {
   std::optional<CpuSet> read_kernel_preferred();
 
   // daemon_control.cpp
-  nlohmann::json set_preferred(const nlohmann::json& request, const Peer& peer);
-  nlohmann::json set_knob(const nlohmann::json& request, const Peer& peer);
+  nlohmann::json set_preferred(const protocol::SetPreferredRequest& request, const Peer& peer);
+  nlohmann::json set_knob(const protocol::SetKnobRequest& request, const Peer& peer);
   void apply_now(std::string_view action);
 
   DaemonDeps deps_;
@@ -149,6 +155,7 @@ class Daemon {
   std::int64_t status_written_ns_ = 0;
   std::string last_sample_error_;
   Counters counters_;
+  Metrics metrics_;
   std::optional<std::string> fatal_;
   int lock_fd_ = -1;
   bool started_ = false;

@@ -1,5 +1,7 @@
 #include "daemon/environment.h"
 
+#include "core/proc_stat.h"
+
 namespace prefcpu {
 
 namespace {
@@ -76,6 +78,20 @@ Virtualization detect_virtualization(const KernelFs& fs, const std::filesystem::
 
 std::filesystem::path kernel_preferred_path(const std::filesystem::path& sysfs_root) {
   return sysfs_root / "devices/system/cpu/preferred";
+}
+
+Status check_proc_stat(KernelFs& fs, const std::filesystem::path& proc_stat) {
+  auto refuse = [&](const std::string& why) -> Status {
+    return make_error(
+        "cannot take steal from {} (--proc-stat): {}: expected a file like /proc/stat",
+        proc_stat.empty() ? std::string("\"\"") : proc_stat.string(), why);
+  };
+  if (proc_stat.empty()) return refuse("the path is empty");
+  if (fs.is_directory(proc_stat)) return refuse("it is a directory");
+  auto text = fs.read(proc_stat);
+  if (!text) return refuse(text.error().message);
+  if (auto parsed = parse_proc_stat(*text); !parsed) return refuse(parsed.error().message);
+  return {};
 }
 
 }  // namespace prefcpu

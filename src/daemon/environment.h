@@ -23,6 +23,10 @@ Virtualization classify_virtualization(std::string_view cpuinfo, std::string_vie
 Virtualization detect_virtualization(const KernelFs& fs, const std::filesystem::path& proc_root,
                                      const std::filesystem::path& sysfs_root);
 
+// The steal source (--proc-stat) must be a readable /proc/stat: a daemon without steal would
+// publish nothing sensible, so start refuses it.
+Status check_proc_stat(KernelFs& fs, const std::filesystem::path& proc_stat);
+
 // CONFIG_PREFERRED_CPU: the kernel publishes its own mask; prefcpud mirrors it.
 std::filesystem::path kernel_preferred_path(const std::filesystem::path& sysfs_root);
 

@@ -61,6 +61,9 @@ void EventLoop::step(std::int64_t max_wait_ns) {
 
   now = clock_.monotonic_ns();
   std::int64_t deadline = std::min(daemon_.next_period_ns(), notifier_.next_watchdog_ns());
+  // An idle client is dropped on time even when nothing else happens.
+  if (server_ != nullptr)
+    deadline = std::min(deadline, server_->next_deadline_ns().value_or(deadline));
   std::int64_t wait_ns = std::clamp<std::int64_t>(deadline - now, 0, max_wait_ns);
   int timeout_ms = static_cast<int>(
       std::min<std::int64_t>((wait_ns + 999'999) / 1'000'000, std::numeric_limits<int>::max()));
@@ -68,7 +71,7 @@ void EventLoop::step(std::int64_t max_wait_ns) {
   if (signal_fd_ >= 0) fds.push_back({signal_fd_, POLLIN, 0});
   if (server_ != nullptr) server_->add_poll_fds(fds);
   int ready = ::poll(fds.data(), fds.size(), timeout_ms);
-  if (ready <= 0) return;  // timeout, or EINTR: the next round re-checks
+  if (ready < 0) return;  // EINTR: the next round re-checks
   if (signal_fd_ >= 0 && (fds[0].revents & POLLIN) != 0) handle_signals();
   if (server_ != nullptr) {
     server_->handle(fds, clock_.monotonic_ns(),

@@ -1,6 +1,7 @@
 #include "daemon/options.h"
 
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 namespace prefcpu {
 
@@ -10,9 +11,11 @@ ParsedCli parse_cli(int argc, char** argv) {
       "interval, runs the steal governor, and confines the workload's cpusets to the "
       "preferred CPUs."};
   CliOptions cli;
-  std::uint32_t interval_ms = 0;
-  std::uint32_t high = 0;
-  std::uint32_t low = 0;
+  // Numbers are taken as text and read by the one parser the config and the socket share, so
+  // "0x64" or " 100" mean the same (nothing) everywhere.
+  std::string interval_ms;
+  std::string high;
+  std::string low;
   std::string governor;
   std::string cgroup_root;
   std::string backend;
@@ -49,6 +52,9 @@ ParsedCli parse_cli(int argc, char** argv) {
   auto* irq_mode_opt =
       app.add_option("--irq-mode", irq_mode, "auto, builtin, irqbalance or off (default auto)");
   auto* irq_root_opt = app.add_option("--irq-root", irq_root, "/proc/irq root");
+  std::string metrics_listen;
+  auto* metrics_opt = app.add_option("--metrics-listen", metrics_listen,
+                                     "Serve Prometheus metrics on IPV4:PORT, e.g. 127.0.0.1:9747");
   app.add_flag("--verbose,-v", cli.verbose, "Log every sample");
   try {
     app.parse(argc, argv);
@@ -58,13 +64,27 @@ ParsedCli parse_cli(int argc, char** argv) {
   }
   cli.config_given = config->count() > 0;
   if (governor_opt->count() > 0) cli.governor = governor;
-  if (interval_opt->count() > 0) cli.interval_ms = interval_ms;
-  if (high_opt->count() > 0) cli.high_threshold = high;
-  if (low_opt->count() > 0) cli.low_threshold = low;
+  struct NumberFlag {
+    CLI::Option* option;
+    const std::string& text;
+    std::optional<std::uint32_t>& out;
+  };
+  for (auto flag : {NumberFlag{interval_opt, interval_ms, cli.interval_ms},
+                    NumberFlag{high_opt, high, cli.high_threshold},
+                    NumberFlag{low_opt, low, cli.low_threshold}}) {
+    if (flag.option->count() == 0) continue;
+    auto number = parse_decimal(flag.text, flag.option->get_name(), UINT32_MAX);
+    if (!number) {
+      std::cerr << "prefcpud: " << number.error().message << "\n";
+      return {std::nullopt, 2};
+    }
+    flag.out = static_cast<std::uint32_t>(*number);
+  }
   if (cgroup_root_opt->count() > 0) cli.cgroup_root = cgroup_root;
   if (backend_opt->count() > 0) cli.backend = backend;
   if (irq_mode_opt->count() > 0) cli.irq_mode = irq_mode;
   if (irq_root_opt->count() > 0) cli.irq_root = irq_root;
+  if (metrics_opt->count() > 0) cli.metrics_listen = metrics_listen;
   return {cli, 0};
 }
 
@@ -89,6 +109,7 @@ Result<Config> apply_cli(Config config, const CliOptions& cli) {
     config.irq_mode = *mode;
   }
   if (cli.irq_root) config.irq_root = *cli.irq_root;
+  if (cli.metrics_listen) config.metrics_listen = *cli.metrics_listen;
   if (auto status = validate_config(config); !status) return status.error();
   return config;
 }

@@ -31,6 +31,7 @@ struct CliOptions {
   std::optional<std::string> irq_mode;
   std::optional<std::string> irq_root;
   bool verbose = false;
+  std::optional<std::string> metrics_listen;
 };
 
 struct ParsedCli {

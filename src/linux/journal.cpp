@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "linux/kernel_fs.h"
+#include "protocol/json_text.h"
 
 namespace prefcpu {
 
@@ -15,7 +16,7 @@ Status Journal::record(std::string_view section, nlohmann::json value) {
   nlohmann::json next = content_;
   next[key] = std::move(value);
   next["version"] = 1;
-  if (auto status = write_file_atomically(path_, next.dump(2) + "\n"); !status) return status;
+  if (auto status = write_file_atomically(path_, json_text(next, 2) + "\n"); !status) return status;
   content_ = std::move(next);
   return {};
 }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -79,6 +80,21 @@ Result<std::string> RealKernelFs::read(const std::filesystem::path& path) const 
   Fd fd(open_retrying(path.c_str(), O_RDONLY));
   if (fd.get() < 0) return errno_error(errno, "opening", path);
   return read_to_end(fd, path);
+}
+
+HeldLock::~HeldLock() {
+  ::close(fd_);
+}
+
+Result<std::unique_ptr<HeldLock>> KernelFs::lock(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_errno_error(errno, "opening {}: {}", path.string(), std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    return make_errno_error(err, "locking {}: {}", path.string(), std::strerror(err));
+  }
+  return std::make_unique<HeldLock>(fd);
 }
 
 RealKernelFs::~RealKernelFs() {
@@ -175,6 +191,10 @@ Status RealKernelFs::make_directory(const std::filesystem::path& path) {
 Status RealKernelFs::remove_directory(const std::filesystem::path& path) {
   if (::rmdir(path.c_str()) != 0) return errno_error(errno, "removing", path);
   return {};
+}
+
+Status KernelFs::replace(const std::filesystem::path& path, std::string_view content) {
+  return write_file_atomically(path, content);
 }
 
 Status write_file_atomically(const std::filesystem::path& path, std::string_view content) {

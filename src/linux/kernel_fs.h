@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -14,6 +15,18 @@
 #include "core/result.h"
 
 namespace prefcpu {
+
+// An exclusive flock(2), released when this is destroyed.
+class HeldLock {
+ public:
+  explicit HeldLock(int fd) : fd_(fd) {}
+  ~HeldLock();
+  HeldLock(const HeldLock&) = delete;
+  HeldLock& operator=(const HeldLock&) = delete;
+
+ private:
+  int fd_;
+};
 
 class KernelFs {
  public:
@@ -25,12 +38,18 @@ class KernelFs {
   // One open(O_WRONLY|O_TRUNC) and one write(2), as `echo value > file` does; sysfs and
   // cgroupfs report a refusal as the errno of that write. The error carries errno_value.
   virtual Status write(const std::filesystem::path& path, std::string_view value) = 0;
+  // Replaces a regular file whole, so readers see the old or the new content (by default
+  // write_file_atomically below).
+  virtual Status replace(const std::filesystem::path& path, std::string_view content);
   // Names of the entries in dir, unsorted, without "." and "..".
   virtual Result<std::vector<std::string>> list(const std::filesystem::path& dir) const = 0;
   virtual bool exists(const std::filesystem::path& path) const = 0;
   virtual bool is_directory(const std::filesystem::path& path) const = 0;
   virtual Status make_directory(const std::filesystem::path& path) = 0;
   virtual Status remove_directory(const std::filesystem::path& path) = 0;
+  // Takes flock(LOCK_EX|LOCK_NB) on a file or directory, held by the result; the error carries
+  // EWOULDBLOCK when another holder has it. The default locks the path itself (fixtures too).
+  virtual Result<std::unique_ptr<HeldLock>> lock(const std::filesystem::path& path);
 };
 
 // The real thing: plain POSIX calls with EINTR retried.

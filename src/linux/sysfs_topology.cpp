@@ -7,6 +7,8 @@ namespace prefcpu {
 
 namespace {
 
+constexpr unsigned kMaxNumaNodes = 1024;  // MAX_NUMNODES with the largest CONFIG_NODES_SHIFT, 10
+
 Result<CpuSet> read_cpulist(const KernelFs& fs, const std::filesystem::path& path) {
   auto text = fs.read(path);
   if (!text) return text.error();
@@ -65,6 +67,12 @@ Result<Topology> read_sysfs_topology(const KernelFs& fs, const std::filesystem::
       unsigned id = 0;
       auto [ptr, ec] = std::from_chars(name.data() + 4, name.data() + name.size(), id);
       if (ec != std::errc{} || ptr != name.data() + name.size()) continue;
+      // Node ids index a vector: one past the kernel's MAX_NUMNODES would allocate for nothing
+      // (found by fuzz_sysfs_topology: node52222222 asked for 53 GB).
+      if (id >= kMaxNumaNodes) {
+        return make_error("{}: node id {} is beyond the kernel's limit of {} nodes",
+                          (node_dir / name).string(), id, kMaxNumaNodes);
+      }
       auto cpus = read_optional_cpulist(fs, node_dir / name / "cpulist");
       if (!cpus) return cpus.error();
       nodes[id] = *cpus;

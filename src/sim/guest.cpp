@@ -1,39 +1,41 @@
-// The guest scheduler of each VM: per-vCPU run queues, wakeup placement, newidle and periodic
-// balance, the guest tick and slice, and the merged kernel's preferred-CPU rules
-// (kernel-spec.md §3): fallback at wakeup, balance among preferred only, push at tick.
-#include "sim/sim.h"
-#include "sim/workload.h"
+#include "sim/guest.h"
+
+#include <algorithm>
+
+#include "sim/exec.h"
+#include "sim/host.h"
+#include "sim/task_list.h"
 
 namespace prefcpu::sim {
 
-const VcpuMask& Simulation::allowed(const Task& t) const {
-  const Vm& vm = vms_[t.vm];
+const VcpuMask& GuestScheduler::allowed(const Task& t) const {
+  const Vm& vm = w_.vms[t.vm];
   return t.affinity == 0 ? vm.all : vm.affinities[t.affinity];
 }
 
 // available_idle_cpu(): idle, and with vcpu_is_preempted() not a preempted vCPU.
-bool Simulation::vcpu_idle(const Vcpu& v) const {
+bool GuestScheduler::vcpu_idle(const Vcpu& v) const {
   if (v.current != kNone || v.rq.size != 0) return false;
-  return !(vms_[v.vm].guest.pv_preempted && v.host == HostState::kWaiting);
+  return !(w_.vms[v.vm].guest.pv_preempted && v.host == HostState::kWaiting);
 }
 
 // select_fallback_rq(): the lowest-numbered allowed CPU that is_cpu_allowed() accepts.
-std::uint32_t Simulation::fallback_vcpu(const Task& t) const {
-  const Vm& vm = vms_[t.vm];
+std::uint32_t GuestScheduler::fallback_vcpu(const Task& t) const {
+  const Vm& vm = w_.vms[t.vm];
   std::uint32_t local = allowed(t).first_and(vm.preferred);
   return local == kNone ? kNone : vm.first_vcpu + local;
 }
 
 // select_task_rq(): the previous vCPU if idle, else an idle vCPU, else the previous one; then
 // is_cpu_allowed() refuses a non-preferred vCPU when the task may run on a preferred one.
-std::uint32_t Simulation::select_vcpu(const Task& t) {
-  const Vm& vm = vms_[t.vm];
+std::uint32_t GuestScheduler::select_vcpu(const Task& t) {
+  const Vm& vm = w_.vms[t.vm];
   const VcpuMask& mask = allowed(t);
   bool skip_non_preferred = vm.guest.wakeup_skips_non_preferred;
   std::uint32_t prev = t.prev_vcpu == kNone ? mask.first() : t.prev_vcpu - vm.first_vcpu;
   std::uint32_t pick = kNone;
   auto usable = [&](std::uint32_t local) {
-    return mask.test(local) && vcpu_idle(vcpus_[vm.first_vcpu + local]) &&
+    return mask.test(local) && vcpu_idle(w_.vcpus[vm.first_vcpu + local]) &&
            (!skip_non_preferred || vm.preferred.test(local));
   };
   if (usable(prev)) {
@@ -60,75 +62,70 @@ std::uint32_t Simulation::select_vcpu(const Task& t) {
   return vm.first_vcpu + pick;
 }
 
-void Simulation::update_masks(std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
-  Vm& vm = vms_[vc.vm];
+void GuestScheduler::update_masks(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
+  Vm& vm = w_.vms[vc.vm];
   vm.idle.assign(vc.local, vc.current == kNone && vc.rq.size == 0);
   vm.queued.assign(vc.local, vc.rq.size != 0);
 }
 
-void Simulation::rq_push_tail(std::uint32_t v, std::uint32_t t) {
-  link_tail(vcpus_[v].rq, t, &Task::rq_link);
-  tasks_[t].vcpu = v;
+void GuestScheduler::rq_push_tail(std::uint32_t v, std::uint32_t t) {
+  link_tail(w_.tasks, w_.vcpus[v].rq, t, &Task::rq_link);
+  w_.tasks[t].vcpu = v;
   update_masks(v);
 }
 
-void Simulation::rq_remove(std::uint32_t v, std::uint32_t t) {
-  unlink(vcpus_[v].rq, t, &Task::rq_link);
+void GuestScheduler::rq_remove(std::uint32_t v, std::uint32_t t) {
+  unlink(w_.tasks, w_.vcpus[v].rq, t, &Task::rq_link);
   update_masks(v);
 }
 
-std::uint32_t Simulation::rq_pop_head(std::uint32_t v) {
-  std::uint32_t t = vcpus_[v].rq.head;
+std::uint32_t GuestScheduler::rq_pop_head(std::uint32_t v) {
+  std::uint32_t t = w_.vcpus[v].rq.head;
   if (t != kNone) rq_remove(v, t);
   return t;
 }
 
-// Queues a runnable task on v and gets v going if it is not.
-void Simulation::enqueue_task(std::uint32_t v, std::uint32_t t, std::uint32_t waker) {
-  Task& task = tasks_[t];
+void GuestScheduler::enqueue_task(std::uint32_t v, std::uint32_t t, std::uint32_t waker) {
+  Task& task = w_.tasks[t];
   task.state = TaskState::kRunnable;
   rq_push_tail(v, t);
-  Vcpu& vc = vcpus_[v];
-  if (vc.host == HostState::kPolling) {
-    // A wakeup inside the poll window: the vCPU resumes on its pCPU with no switch.
-    --polling_;
-    vc.host = HostState::kRunning;
-    vc.exec_from = now();
-    vc.accounted_to = now();
-    ++vc.gen;
-    schedule(now(), EventKind::kResume, v, vc.gen);
-    return;
-  }
+  Vcpu& vc = w_.vcpus[v];
+  if (host_.resume_polling(v)) return;
   if (vc.host != HostState::kHalted || vc.wake_pending) return;
-  if (waker != kNone && waker != v && vcpus_[waker].current != kNone) {
+  if (waker != kNone && waker != v && w_.vcpus[waker].current != kNone) {
     // The waker pays the IPI exit; the target is runnable once it lands.
-    tasks_[vcpus_[waker].current].overhead += host_.ipi_ns;
+    w_.tasks[w_.vcpus[waker].current].overhead += w_.host.ipi_ns;
     vc.wake_pending = true;
-    schedule(now() + host_.ipi_ns, EventKind::kHostWake, v, 0);
+    w_.schedule(w_.now() + w_.host.ipi_ns, EventKind::kHostWake, v, 0);
     return;
   }
-  host_wake(v);
+  host_.wake(v);
 }
 
-void Simulation::wake_task(std::uint32_t t, std::uint32_t waker) {
-  Task& task = tasks_[t];
+void GuestScheduler::wake_task(std::uint32_t t, std::uint32_t waker) {
+  Task& task = w_.tasks[t];
   if (task.state != TaskState::kBlocked) return;
   enqueue_task(select_vcpu(task), t, waker);
 }
 
-void Simulation::drop_current(std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
+void GuestScheduler::on_task_wake(std::uint32_t t, std::uint32_t gen) {
+  Task& task = w_.tasks[t];
+  if (task.sleep_gen != gen || task.state != TaskState::kBlocked) return;
+  wake_task(t, kNone);
+}
+
+void GuestScheduler::drop_current(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
   vc.current = kNone;
   ++vc.gen;
   vc.armed_end = kNever;
   update_masks(v);
 }
 
-// Runs the guest on an executing vCPU until its current task needs time, or it goes idle.
-void Simulation::guest_run(std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
-  Vm& vm = vms_[vc.vm];
+void GuestScheduler::run(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
+  Vm& vm = w_.vms[vc.vm];
   while (true) {
     if (vc.current == kNone) {
       std::uint32_t next = rq_pop_head(v);
@@ -137,10 +134,10 @@ void Simulation::guest_run(std::uint32_t v) {
         if (vm.preferred.test(vc.local) && pull_tasks(v, 1)) continue;
         vc.idle_balance = false;
         update_masks(v);
-        host_idle(v);
+        host_.idle(v);
         return;
       }
-      Task& task = tasks_[next];
+      Task& task = w_.tasks[next];
       vc.current = next;
       task.state = TaskState::kRunning;
       task.vcpu = v;
@@ -149,22 +146,22 @@ void Simulation::guest_run(std::uint32_t v) {
       vc.last_task = next;
       update_masks(v);
     }
-    if (task_step(v, vc.current) == StepResult::kArmed) return;
+    if (exec_.step(v, vc.current) == TaskExecutor::StepResult::kArmed) return;
     drop_current(v);
-    if (stop_) return;
+    if (w_.stop) return;
   }
 }
 
 // Pulls up to `want` queued tasks onto v from the busiest preferred vCPU (sched_balance_rq with
 // env->cpus = span ∩ preferred); the last-queued tasks go first, as detach_tasks() takes them.
-bool Simulation::pull_tasks(std::uint32_t v, std::uint32_t want) {
-  Vcpu& vc = vcpus_[v];
-  Vm& vm = vms_[vc.vm];
+bool GuestScheduler::pull_tasks(std::uint32_t v, std::uint32_t want) {
+  Vcpu& vc = w_.vcpus[v];
+  Vm& vm = w_.vms[vc.vm];
   std::uint32_t busiest = kNone;
   std::uint32_t busiest_nr = 0;
   vm.queued.for_each_and(vm.preferred, [&](std::uint32_t local) {
     if (local == vc.local) return;
-    const Vcpu& other = vcpus_[vm.first_vcpu + local];
+    const Vcpu& other = w_.vcpus[vm.first_vcpu + local];
     std::uint32_t nr = other.rq.size + (other.current != kNone ? 1U : 0U);
     // sched_balance_rq() detaches tasks only when busiest->nr_running > 1: a task woken onto a
     // halted or preempted vCPU is that vCPU's only task and stays there.
@@ -175,10 +172,10 @@ bool Simulation::pull_tasks(std::uint32_t v, std::uint32_t want) {
   });
   if (busiest == kNone) return false;
   std::uint32_t moved = 0;
-  std::uint32_t t = vcpus_[busiest].rq.tail;
+  std::uint32_t t = w_.vcpus[busiest].rq.tail;
   while (t != kNone && moved < want) {
-    std::uint32_t prev = tasks_[t].rq_link.prev;
-    if (allowed(tasks_[t]).test(vc.local)) {
+    std::uint32_t prev = w_.tasks[t].rq_link.prev;
+    if (allowed(w_.tasks[t]).test(vc.local)) {
       rq_remove(busiest, t);
       rq_push_tail(v, t);
       ++moved;
@@ -190,83 +187,82 @@ bool Simulation::pull_tasks(std::uint32_t v, std::uint32_t want) {
 }
 
 // nohz_balancer_kick(): a busy vCPU with queued work wakes an idle preferred vCPU to balance.
-void Simulation::nohz_kick(std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
-  Vm& vm = vms_[vc.vm];
+void GuestScheduler::nohz_kick(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
+  Vm& vm = w_.vms[vc.vm];
   if (vm.kick_outstanding) return;
   std::uint32_t local = vm.idle.first_and(vm.preferred);
   if (local == kNone) return;
   std::uint32_t target = vm.first_vcpu + local;
-  Vcpu& tc = vcpus_[target];
+  Vcpu& tc = w_.vcpus[target];
   if (tc.host != HostState::kHalted || tc.wake_pending) return;
   vm.kick_outstanding = true;
   tc.idle_balance = true;
   tc.wake_pending = true;
-  if (vc.current != kNone) tasks_[vc.current].overhead += host_.ipi_ns;
-  schedule(now() + host_.ipi_ns, EventKind::kHostWake, target, 0);
+  if (vc.current != kNone) w_.tasks[vc.current].overhead += w_.host.ipi_ns;
+  w_.schedule(w_.now() + w_.host.ipi_ns, EventKind::kHostWake, target, 0);
 }
 
-void Simulation::arm_tick(std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
+void GuestScheduler::arm_tick(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
   if (vc.tick_armed) return;
-  Ns period = vms_[vc.vm].tick_ns;
+  Ns period = w_.vms[vc.vm].tick_ns;
   vc.tick_armed = true;
   ++vc.tick_gen;
-  schedule((now() / period + 1) * period, EventKind::kTick, v, vc.tick_gen);
+  w_.schedule((w_.now() / period + 1) * period, EventKind::kTick, v, vc.tick_gen);
 }
 
-void Simulation::on_tick(std::uint32_t v, std::uint32_t gen) {
-  Vcpu& vc = vcpus_[v];
+void GuestScheduler::on_tick(std::uint32_t v, std::uint32_t gen) {
+  Vcpu& vc = w_.vcpus[v];
   if (vc.tick_gen != gen) return;
   vc.tick_armed = false;
   if (vc.host == HostState::kHalted || vc.host == HostState::kPolling) return;  // NO_HZ idle
-  if (!executing(vc)) {
+  if (!exec_.executing(vc)) {
     vc.tick_pending = true;  // a preempted vCPU does not tick; it handles the tick on resume
     return;
   }
   std::uint32_t before = vc.current;
   std::uint32_t gen_before = vc.gen;
-  guest_tick(v);
+  tick(v);
   arm_tick(v);
-  if (vc.current != before || vc.gen != gen_before) guest_run(v);
+  if (vc.current != before || vc.gen != gen_before) run(v);
 }
 
-// sched_tick() on an executing vCPU: push off a non-preferred vCPU, slice expiry, balance.
-void Simulation::guest_tick(std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
-  Vm& vm = vms_[vc.vm];
-  advance(v);
+void GuestScheduler::tick(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
+  Vm& vm = w_.vms[vc.vm];
+  exec_.advance(v);
   std::uint32_t t = vc.current;
   bool preferred = vm.preferred.test(vc.local);
   if (t != kNone) {
-    Task& task = tasks_[t];
+    Task& task = w_.tasks[t];
     // A lock holder runs with preemption disabled; the push waits for the release.
     bool movable = task.held_lock == kNone;
     if (!preferred && movable && allowed(task).intersects(vm.preferred)) {
       // sched_push_current_non_preferred_cpu(): only rq->curr, once per tick (kernel-spec §3.4).
-      if (task.spinning) stop_spin(t, task.op.object);
+      if (task.spinning) exec_.stop_spin(t, task.op.object);
       drop_current(v);
       ++vm.stats.pushes;
       enqueue_task(fallback_vcpu(task), t, v);
     } else if (movable && vc.rq.size > 0 && task.slice_exec >= vm.guest.slice_ns) {
-      if (task.spinning) stop_spin(t, task.op.object);
+      if (task.spinning) exec_.stop_spin(t, task.op.object);
       drop_current(v);
       task.state = TaskState::kRunnable;
       rq_push_tail(v, t);
     }
   }
-  if (preferred && now() >= vc.next_balance) {
+  if (preferred && w_.now() >= vc.next_balance) {
     // Periodic balance: interval sd_weight ms x busy_factor, imbalance_pct 117 (§6).
     std::uint32_t nr = vc.rq.size + (vc.current != kNone ? 1U : 0U);
     std::uint32_t busiest_nr = 0;
     vm.queued.for_each_and(vm.preferred, [&](std::uint32_t local) {
-      const Vcpu& other = vcpus_[vm.first_vcpu + local];
+      const Vcpu& other = w_.vcpus[vm.first_vcpu + local];
       busiest_nr = std::max(busiest_nr, other.rq.size + (other.current != kNone ? 1U : 0U));
     });
     if (busiest_nr * 100 > nr * vm.guest.imbalance_pct && busiest_nr >= nr + 2) {
       pull_tasks(v, (busiest_nr - nr) / 2);
     }
-    vc.next_balance = now() + static_cast<Ns>(vm.vcpus) * 1'000'000 * vm.guest.busy_factor;
+    vc.next_balance = w_.now() + static_cast<Ns>(vm.vcpus) * 1'000'000 * vm.guest.busy_factor;
   }
   if (vc.rq.size + (vc.current != kNone ? 1U : 0U) >= 2) nohz_kick(v);
 }

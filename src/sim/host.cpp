@@ -1,270 +1,293 @@
-// The host: a fair scheduler of vCPU threads over P pCPUs (one global queue ordered by weighted
-// vruntime), or a PowerVM-like dispatch window with per-VM entitlement. Steal is the time a vCPU
-// spends runnable on this queue.
-#include "sim/sim.h"
+#include "sim/host.h"
+
+#include <algorithm>
+
+#include "sim/exec.h"
+#include "sim/guest.h"
 
 namespace prefcpu::sim {
 
 namespace {
-constexpr std::uint64_t kNiceZeroWeight = 1024;
-}
 
-std::uint64_t Simulation::host_key_class(const Vcpu& v) const {
-  if (host_.scheduler != HostScheduler::kDispatchWindow) return 0;
-  return vms_[v.vm].entitled ? 0 : 1;
-}
+constexpr std::uint64_t kNiceZeroWeight = 1024;
 
 // Weighted vruntime including the open run, so running and waiting vCPUs compare.
-static std::uint64_t live_vruntime(const Vcpu& v, std::uint32_t weight, Ns now) {
+std::uint64_t live_vruntime(const Vcpu& v, std::uint32_t weight, Ns now) {
   if (v.host != HostState::kRunning && v.host != HostState::kPolling) return v.vruntime;
   auto ran = static_cast<std::uint64_t>(now - v.run_start);
   return v.vruntime + ran * kNiceZeroWeight / weight;
 }
 
-bool Simulation::host_before(std::uint32_t a, std::uint32_t b) const {
-  const Vcpu& va = vcpus_[a];
-  const Vcpu& vb = vcpus_[b];
-  std::uint64_t ca = host_key_class(va);
-  std::uint64_t cb = host_key_class(vb);
+}  // namespace
+
+void HostScheduler::start() {
+  if (w_.host.scheduler == HostKind::kDispatchWindow) {
+    w_.schedule(0, EventKind::kWindow, 0, 0);
+  }
+}
+
+Ns HostScheduler::steal_ns(std::uint32_t v) const {
+  return time_in(w_.vcpus[v], HostState::kWaiting, w_.now());
+}
+
+std::uint64_t HostScheduler::key_class(const Vcpu& v) const {
+  if (w_.host.scheduler != HostKind::kDispatchWindow) return 0;
+  return w_.vms[v.vm].entitled ? 0 : 1;
+}
+
+bool HostScheduler::before(std::uint32_t a, std::uint32_t b) const {
+  const Vcpu& va = w_.vcpus[a];
+  const Vcpu& vb = w_.vcpus[b];
+  std::uint64_t ca = key_class(va);
+  std::uint64_t cb = key_class(vb);
   if (ca != cb) return ca < cb;
-  std::uint64_t ra = live_vruntime(va, vms_[va.vm].weight, now());
-  std::uint64_t rb = live_vruntime(vb, vms_[vb.vm].weight, now());
+  std::uint64_t ra = live_vruntime(va, w_.vms[va.vm].weight, w_.now());
+  std::uint64_t rb = live_vruntime(vb, w_.vms[vb.vm].weight, w_.now());
   if (ra != rb) return ra < rb;
   return a < b;
 }
 
-void Simulation::queue_push(std::uint32_t v) {
-  host_queue_.push_back(v);
-  std::push_heap(host_queue_.begin(), host_queue_.end(),
-                 [this](std::uint32_t a, std::uint32_t b) { return host_before(b, a); });
+void HostScheduler::queue_push(std::uint32_t v) {
+  w_.host_queue.push_back(v);
+  std::push_heap(w_.host_queue.begin(), w_.host_queue.end(),
+                 [this](std::uint32_t a, std::uint32_t b) { return before(b, a); });
 }
 
-std::uint32_t Simulation::queue_pop() {
-  std::pop_heap(host_queue_.begin(), host_queue_.end(),
-                [this](std::uint32_t a, std::uint32_t b) { return host_before(b, a); });
-  std::uint32_t v = host_queue_.back();
-  host_queue_.pop_back();
+std::uint32_t HostScheduler::queue_pop() {
+  std::pop_heap(w_.host_queue.begin(), w_.host_queue.end(),
+                [this](std::uint32_t a, std::uint32_t b) { return before(b, a); });
+  std::uint32_t v = w_.host_queue.back();
+  w_.host_queue.pop_back();
   return v;
 }
 
-void Simulation::queue_rebuild() {
-  std::make_heap(host_queue_.begin(), host_queue_.end(),
-                 [this](std::uint32_t a, std::uint32_t b) { return host_before(b, a); });
+void HostScheduler::queue_rebuild() {
+  std::make_heap(w_.host_queue.begin(), w_.host_queue.end(),
+                 [this](std::uint32_t a, std::uint32_t b) { return before(b, a); });
 }
 
-void Simulation::budget_update(Vm& vm) {
-  vm.used_ns += static_cast<Ns>(vm.running) * (now() - vm.used_updated);
-  vm.used_updated = now();
+void HostScheduler::budget_update(Vm& vm) {
+  vm.used_ns += static_cast<Ns>(vm.running) * (w_.now() - vm.used_updated);
+  vm.used_updated = w_.now();
 }
 
-void Simulation::budget_arm(std::uint32_t vm_index) {
-  Vm& vm = vms_[vm_index];
+void HostScheduler::budget_arm(std::uint32_t vm_index) {
+  Vm& vm = w_.vms[vm_index];
   ++vm.budget_gen;
-  if (host_.scheduler != HostScheduler::kDispatchWindow || !vm.entitled || vm.running == 0) return;
+  if (w_.host.scheduler != HostKind::kDispatchWindow || !vm.entitled || vm.running == 0) {
+    return;
+  }
   Ns left = vm.budget_ns - vm.used_ns;
-  Ns at = left <= 0 ? now() : now() + (left + vm.running - 1) / vm.running;
-  schedule(at, EventKind::kBudget, vm_index, vm.budget_gen);
+  Ns at = left <= 0 ? w_.now() : w_.now() + (left + vm.running - 1) / vm.running;
+  w_.schedule(at, EventKind::kBudget, vm_index, vm.budget_gen);
 }
 
-void Simulation::arm_slice(std::uint32_t p) {
-  Pcpu& pc = pcpus_[p];
+void HostScheduler::arm_slice(std::uint32_t p) {
+  Pcpu& pc = w_.pcpus[p];
   ++pc.gen;
-  if (host_.scheduler == HostScheduler::kFair) {
-    schedule(now() + host_.slice_ns, EventKind::kSlice, p, pc.gen);
+  if (w_.host.scheduler == HostKind::kFair) {
+    w_.schedule(w_.now() + w_.host.slice_ns, EventKind::kSlice, p, pc.gen);
   }
 }
 
-// A halted vCPU has something to do (a queued task, an IPI).
-void Simulation::host_wake(std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
+void HostScheduler::wake(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
   vc.wake_pending = false;
   if (vc.host != HostState::kHalted) return;
-  host_enqueue(v);
+  enqueue(v);
 }
 
-void Simulation::host_enqueue(std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
+void HostScheduler::enqueue(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
   // Zero-lag placement: a vCPU gets no credit for the time it was halted.
-  vc.vruntime = std::max(vc.vruntime, min_vruntime_);
-  std::uint32_t p = vc.last_pcpu != kNone && pcpus_[vc.last_pcpu].current == kNone
+  vc.vruntime = std::max(vc.vruntime, w_.min_vruntime);
+  std::uint32_t p = vc.last_pcpu != kNone && w_.pcpus[vc.last_pcpu].current == kNone
                         ? vc.last_pcpu
-                        : idle_pcpus_.first();
-  if (p == kNone && polling_ > 0) {
+                        : w_.idle_pcpus.first();
+  if (p == kNone && w_.polling > 0) {
     // "Halt polling will only be conducted by the host when no other tasks are runnable".
-    for (std::uint32_t q = 0; q < pcpus_.size(); ++q) {
-      std::uint32_t cur = pcpus_[q].current;
-      if (cur != kNone && vcpus_[cur].host == HostState::kPolling) {
-        --polling_;
-        host_stop_running(cur);
-        vcpus_[cur].host = HostState::kHalted;
-        ++vms_[vcpus_[cur].vm].stats.halts;
+    for (std::uint32_t q = 0; q < w_.pcpus.size(); ++q) {
+      std::uint32_t cur = w_.pcpus[q].current;
+      if (cur != kNone && w_.vcpus[cur].host == HostState::kPolling) {
+        --w_.polling;
+        stop_running(cur);
+        set_host_state(w_.vcpus[cur], HostState::kHalted, w_.now());
+        ++w_.vms[w_.vcpus[cur].vm].stats.halts;
         p = q;
         break;
       }
     }
   }
   if (p != kNone) {
-    host_dispatch(p, v);
+    dispatch(p, v);
     return;
   }
-  vc.host = HostState::kWaiting;
-  vc.wait_since = now();
+  set_host_state(vc, HostState::kWaiting, w_.now());
   queue_push(v);
-  if (host_.scheduler == HostScheduler::kDispatchWindow && host_key_class(vc) == 0) {
+  if (w_.host.scheduler == HostKind::kDispatchWindow && key_class(vc) == 0) {
     preempt_for_entitled();
   }
 }
 
-void Simulation::host_dispatch(std::uint32_t p, std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
-  Pcpu& pc = pcpus_[p];
-  Vm& vm = vms_[vc.vm];
-  if (vc.host == HostState::kWaiting) vc.steal_ns += now() - vc.wait_since;
-  vc.host = HostState::kRunning;
+void HostScheduler::dispatch(std::uint32_t p, std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
+  Pcpu& pc = w_.pcpus[p];
+  Vm& vm = w_.vms[vc.vm];
+  Ns now = w_.now();
+  set_host_state(vc, HostState::kRunning, now);
   vc.pcpu = p;
   pc.current = v;
-  idle_pcpus_.reset(p);
+  w_.idle_pcpus.reset(p);
   if (pc.last != v) {
-    vc.exec_from = now() + host_.context_switch_ns;
-    Ns slow = host_.refill_speed_pct >= 100
+    vc.exec_from = now + w_.host.context_switch_ns;
+    Ns slow = w_.host.refill_speed_pct >= 100
                   ? 0
-                  : host_.refill_penalty_ns * 100 / (100 - host_.refill_speed_pct);
+                  : w_.host.refill_penalty_ns * 100 / (100 - w_.host.refill_speed_pct);
     vc.refill_until = vc.exec_from + slow;
     ++vm.stats.host_switches;
   } else {
-    vc.exec_from = now();
+    vc.exec_from = now;
     vc.refill_until = 0;
   }
   pc.last = v;
   vc.last_pcpu = p;
-  vc.run_start = now();
-  vc.accounted_to = now();
+  vc.run_start = now;
+  vc.accounted_to = now;
   vc.armed_end = kNever;
-  min_vruntime_ = std::max(min_vruntime_, vc.vruntime);
-  if (host_.scheduler == HostScheduler::kDispatchWindow) budget_update(vm);
+  w_.min_vruntime = std::max(w_.min_vruntime, vc.vruntime);
+  if (w_.host.scheduler == HostKind::kDispatchWindow) budget_update(vm);
   ++vm.running;
-  if (host_.scheduler == HostScheduler::kDispatchWindow) budget_arm(vc.vm);
+  if (w_.host.scheduler == HostKind::kDispatchWindow) budget_arm(vc.vm);
   ++vc.gen;
-  schedule(vc.exec_from, EventKind::kResume, v, vc.gen);
+  w_.schedule(vc.exec_from, EventKind::kResume, v, vc.gen);
   arm_slice(p);
 }
 
 // Leaves the pCPU (the caller sets the new state and refills the pCPU).
-void Simulation::host_stop_running(std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
-  Vm& vm = vms_[vc.vm];
-  vc.vruntime = live_vruntime(vc, vm.weight, now());
-  vm.stats.run_ns += now() - vc.run_start;
-  if (host_.scheduler == HostScheduler::kDispatchWindow) budget_update(vm);
+void HostScheduler::stop_running(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
+  Vm& vm = w_.vms[vc.vm];
+  vc.vruntime = live_vruntime(vc, vm.weight, w_.now());
+  if (w_.host.scheduler == HostKind::kDispatchWindow) budget_update(vm);
   --vm.running;
-  if (host_.scheduler == HostScheduler::kDispatchWindow) budget_arm(vc.vm);
-  Pcpu& pc = pcpus_[vc.pcpu];
+  if (w_.host.scheduler == HostKind::kDispatchWindow) budget_arm(vc.vm);
+  Pcpu& pc = w_.pcpus[vc.pcpu];
   pc.current = kNone;
   ++pc.gen;
-  idle_pcpus_.set(vc.pcpu);
+  w_.idle_pcpus.set(vc.pcpu);
   vc.pcpu = kNone;
   ++vc.gen;
   vc.armed_end = kNever;
 }
 
-void Simulation::host_preempt(std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
-  Vm& vm = vms_[vc.vm];
-  advance(v);
-  if (vc.host == HostState::kPolling) --polling_;
-  host_stop_running(v);
-  vc.host = HostState::kWaiting;
-  vc.wait_since = now();
+void HostScheduler::preempt(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
+  Vm& vm = w_.vms[vc.vm];
+  exec_.advance(v);
+  if (vc.host == HostState::kPolling) --w_.polling;
+  stop_running(v);
+  set_host_state(vc, HostState::kWaiting, w_.now());
   ++vm.stats.host_preemptions;
   queue_push(v);
-  if (vc.current != kNone && tasks_[vc.current].held_lock != kNone) {
+  if (vc.current != kNone && w_.tasks[vc.current].held_lock != kNone) {
     ++vm.stats.holder_preemptions;
-    on_holder_preempted(vc.current);
+    exec_.on_holder_preempted(vc.current);
   }
 }
 
-// The guest on v has nothing to run: poll for a while if nobody else wants the pCPU, else halt.
-void Simulation::host_idle(std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
-  if (host_.halt_poll_ns > 0 && host_queue_.empty()) {
-    vc.host = HostState::kPolling;
-    ++polling_;
+void HostScheduler::idle(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
+  if (w_.host.halt_poll_ns > 0 && w_.host_queue.empty()) {
+    set_host_state(vc, HostState::kPolling, w_.now());
+    ++w_.polling;
     ++vc.gen;
     vc.armed_end = kNever;
-    schedule(now() + host_.halt_poll_ns, EventKind::kPollEnd, v, vc.gen);
+    w_.schedule(w_.now() + w_.host.halt_poll_ns, EventKind::kPollEnd, v, vc.gen);
     return;
   }
-  host_halt(v);
+  halt(v);
 }
 
-void Simulation::host_halt(std::uint32_t v) {
-  Vcpu& vc = vcpus_[v];
-  if (vc.host == HostState::kPolling) --polling_;
+bool HostScheduler::resume_polling(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
+  if (vc.host != HostState::kPolling) return false;
+  --w_.polling;
+  set_host_state(vc, HostState::kRunning, w_.now());
+  vc.exec_from = w_.now();
+  vc.accounted_to = w_.now();
+  ++vc.gen;
+  w_.schedule(w_.now(), EventKind::kResume, v, vc.gen);
+  return true;
+}
+
+void HostScheduler::halt(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
+  if (vc.host == HostState::kPolling) --w_.polling;
   std::uint32_t p = vc.pcpu;
-  host_stop_running(v);
-  vc.host = HostState::kHalted;
-  ++vms_[vc.vm].stats.halts;
-  host_pcpu_freed(p);
+  stop_running(v);
+  set_host_state(vc, HostState::kHalted, w_.now());
+  ++w_.vms[vc.vm].stats.halts;
+  pcpu_freed(p);
 }
 
-void Simulation::host_pcpu_freed(std::uint32_t p) {
-  if (host_queue_.empty()) return;
-  host_dispatch(p, queue_pop());
+void HostScheduler::pcpu_freed(std::uint32_t p) {
+  if (w_.host_queue.empty()) return;
+  dispatch(p, queue_pop());
 }
 
-void Simulation::host_on_slice(std::uint32_t p, std::uint32_t gen) {
-  Pcpu& pc = pcpus_[p];
+void HostScheduler::on_slice(std::uint32_t p, std::uint32_t gen) {
+  Pcpu& pc = w_.pcpus[p];
   if (pc.gen != gen || pc.current == kNone) return;
   std::uint32_t v = pc.current;
-  if (host_queue_.empty() || !host_before(host_queue_.front(), v)) {
+  if (w_.host_queue.empty() || !before(w_.host_queue.front(), v)) {
     arm_slice(p);
     return;
   }
-  host_displace(v);
+  displace(v);
 }
 
 // The head of the host queue takes v's pCPU: a polling v halts (which hands its pCPU on), a
 // running one is preempted.
-void Simulation::host_displace(std::uint32_t v) {
-  if (vcpus_[v].host == HostState::kPolling) {
-    host_halt(v);
+void HostScheduler::displace(std::uint32_t v) {
+  if (w_.vcpus[v].host == HostState::kPolling) {
+    halt(v);
     return;
   }
-  std::uint32_t p = vcpus_[v].pcpu;
-  host_preempt(v);
-  host_dispatch(p, queue_pop());
+  std::uint32_t p = w_.vcpus[v].pcpu;
+  preempt(v);
+  dispatch(p, queue_pop());
 }
 
 // The running vCPU the host would deschedule first, or kNone when no pCPU is busy.
-std::uint32_t Simulation::host_worst_running() const {
+std::uint32_t HostScheduler::worst_running() const {
   std::uint32_t worst = kNone;
-  for (const Pcpu& pc : pcpus_) {
+  for (const Pcpu& pc : w_.pcpus) {
     if (pc.current == kNone) continue;
-    if (worst == kNone || host_before(worst, pc.current)) worst = pc.current;
+    if (worst == kNone || before(worst, pc.current)) worst = pc.current;
   }
   return worst;
 }
 
-void Simulation::host_on_poll_end(std::uint32_t v, std::uint32_t gen) {
-  Vcpu& vc = vcpus_[v];
+void HostScheduler::on_poll_end(std::uint32_t v, std::uint32_t gen) {
+  Vcpu& vc = w_.vcpus[v];
   if (vc.gen != gen || vc.host != HostState::kPolling) return;
-  host_halt(v);
+  halt(v);
 }
 
 // Entitled capacity is guaranteed within the window: an entitled waiter displaces an excess one.
-void Simulation::preempt_for_entitled() {
-  while (!host_queue_.empty()) {
-    std::uint32_t best = host_queue_.front();
-    std::uint32_t worst = host_worst_running();
+void HostScheduler::preempt_for_entitled() {
+  while (!w_.host_queue.empty()) {
+    std::uint32_t best = w_.host_queue.front();
+    std::uint32_t worst = worst_running();
     if (worst == kNone) return;
-    if (host_key_class(vcpus_[best]) >= host_key_class(vcpus_[worst])) return;
-    host_displace(worst);
+    if (key_class(w_.vcpus[best]) >= key_class(w_.vcpus[worst])) return;
+    displace(worst);
   }
 }
 
-void Simulation::host_on_window() {
-  for (std::uint32_t i = 0; i < vms_.size(); ++i) {
-    Vm& vm = vms_[i];
+void HostScheduler::on_window() {
+  for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
+    Vm& vm = w_.vms[i];
     budget_update(vm);
     vm.used_ns = 0;
     vm.entitled = vm.budget_ns > 0;
@@ -272,17 +295,17 @@ void Simulation::host_on_window() {
   }
   queue_rebuild();
   // The window boundary is the dispatch point: better waiting vCPUs replace worse running ones.
-  while (!host_queue_.empty()) {
-    std::uint32_t best = host_queue_.front();
-    std::uint32_t worst = host_worst_running();
-    if (worst == kNone || !host_before(best, worst)) break;
-    host_displace(worst);
+  while (!w_.host_queue.empty()) {
+    std::uint32_t best = w_.host_queue.front();
+    std::uint32_t worst = worst_running();
+    if (worst == kNone || !before(best, worst)) break;
+    displace(worst);
   }
-  schedule(now() + host_.window_ns, EventKind::kWindow, 0, 0);
+  w_.schedule(w_.now() + w_.host.window_ns, EventKind::kWindow, 0, 0);
 }
 
-void Simulation::host_on_budget(std::uint32_t vm_index, std::uint32_t gen) {
-  Vm& vm = vms_[vm_index];
+void HostScheduler::on_budget(std::uint32_t vm_index, std::uint32_t gen) {
+  Vm& vm = w_.vms[vm_index];
   if (vm.budget_gen != gen || !vm.entitled) return;
   budget_update(vm);
   vm.entitled = false;
@@ -290,17 +313,17 @@ void Simulation::host_on_budget(std::uint32_t vm_index, std::uint32_t gen) {
   preempt_for_entitled();
 }
 
-void Simulation::host_on_resume(std::uint32_t v, std::uint32_t gen) {
-  Vcpu& vc = vcpus_[v];
+void HostScheduler::on_resume(std::uint32_t v, std::uint32_t gen) {
+  Vcpu& vc = w_.vcpus[v];
   if (vc.gen != gen || vc.host != HostState::kRunning) return;
-  vc.accounted_to = now();
-  if (vc.idle_balance) vms_[vc.vm].kick_outstanding = false;
+  vc.accounted_to = w_.now();
+  if (vc.idle_balance) w_.vms[vc.vm].kick_outstanding = false;
   if (vc.tick_pending) {
     vc.tick_pending = false;
-    guest_tick(v);
+    guest_.tick(v);
   }
-  arm_tick(v);
-  guest_run(v);
+  guest_.arm_tick(v);
+  guest_.run(v);
 }
 
 }  // namespace prefcpu::sim

@@ -14,11 +14,11 @@
 
 namespace prefcpu::sim {
 
-enum class HostScheduler : std::uint8_t { kFair, kDispatchWindow };
+enum class HostKind : std::uint8_t { kFair, kDispatchWindow };
 
 struct HostParams {
   std::uint32_t pcpus = 0;
-  HostScheduler scheduler = HostScheduler::kFair;
+  HostKind scheduler = HostKind::kFair;
   // EEVDF base slice 0.75 ms x (1 + ilog2(8)) = 3.0 ms on >= 8 CPUs, v6.6-v6.14 (§1, D).
   Ns slice_ns = 3'000'000;
   // PowerVM hypervisor dispatch cycle (§1, T).
@@ -111,6 +111,9 @@ struct Scenario {
   Ns duration_ns = 10'000'000'000;  // cap; finite workloads may finish earlier
   HostParams host;
   Knobs knobs;  // the steal_governor defaults 1000 / 500 / 200 (kernel-spec §1.4)
+  // Each VM's first governor sample at a random phase of its interval: real guests' daemons do
+  // not sample in lockstep. false: every VM samples at t = 0, k x interval (the old behaviour).
+  bool random_governor_phase = true;
   std::vector<CaseSpec> cases;
 };
 

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "protocol/json_text.h"
+
 namespace prefcpu::sim {
 
 namespace {
@@ -55,6 +57,8 @@ std::string format_table(const Report& report) {
       auto row = [&](const char* label, const std::string& a, const std::string& b) {
         out += fmt::format("  {:<20} {:<20} {:>12} {:>12}\n", "", label, a, b);
       };
+      row("host useful/pCPU-s", fmt::format("{:.3f}", report.results[i].host_useful_per_pcpu_s),
+          fmt::format("{:.3f}", report.results[i + 1].host_useful_per_pcpu_s));
       row("steal %", fmt::format("{:.1f}", base.steal_pct), fmt::format("{:.1f}", with.steal_pct));
       row("mean preferred", fmt::format("{:.1f}", base.mean_preferred),
           fmt::format("{:.1f}", with.mean_preferred));
@@ -66,6 +70,12 @@ std::string format_table(const Report& report) {
           fmt::format("{:.1f}", static_cast<double>(with.stats.spin_ns) / 1e6));
       row("host switches", fmt::format("{}", base.stats.host_switches),
           fmt::format("{}", with.stats.host_switches));
+      row("governor intervals", fmt::format("{}", base.governor_intervals),
+          fmt::format("{}", with.governor_intervals));
+      if (base.solo_tail_ns > 0 || with.solo_tail_ns > 0) {
+        row("solo tail s", fmt::format("{:.3f}", static_cast<double>(base.solo_tail_ns) / 1e9),
+            fmt::format("{:.3f}", static_cast<double>(with.solo_tail_ns) / 1e9));
+      }
     }
   }
   bool unfinished = false;
@@ -73,6 +83,14 @@ std::string format_table(const Report& report) {
     for (const auto& vm : result.vms) unfinished = unfinished || !vm.finished;
   }
   if (unfinished) out += "\n* did not finish within the scenario's duration_s; value is the cap\n";
+  bool short_run = false;
+  for (const auto& result : report.results) {
+    for (const auto& vm : result.vms) short_run = short_run || vm.governor_intervals < 30;
+  }
+  if (short_run) {
+    out +=
+        "\nNote: a VM ran fewer than 30 governor intervals; its governor may not have converged\n";
+  }
   return out;
 }
 
@@ -87,6 +105,7 @@ std::string format_json(const Report& report) {
     entry["governor"] = result.governor;
     entry["sim_s"] = rounded(static_cast<double>(result.end_ns) / 1e9, 1e6);
     entry["events"] = result.events;
+    entry["host_useful_per_pcpu_s"] = rounded(result.host_useful_per_pcpu_s, 1e6);
     entry["vms"] = nlohmann::ordered_json::array();
     for (const auto& vm : result.vms) {
       nlohmann::ordered_json v;
@@ -112,11 +131,13 @@ std::string format_json(const Report& report) {
       v["cpu_s"] = rounded(static_cast<double>(vm.cpu_ns) / 1e9, 1e6);
       v["work_s"] = rounded(static_cast<double>(vm.stats.work_ns) / 1e9, 1e6);
       v["overhead_s"] = rounded(static_cast<double>(vm.stats.overhead_ns) / 1e9, 1e6);
+      v["solo_tail_s"] = rounded(static_cast<double>(vm.solo_tail_ns) / 1e9, 1e6);
+      v["governor_intervals"] = vm.governor_intervals;
       entry["vms"].push_back(std::move(v));
     }
     doc["results"].push_back(std::move(entry));
   }
-  return doc.dump() + "\n";
+  return json_text(doc) + "\n";
 }
 
 std::string format_timeseries_csv(const Report& report) {

@@ -37,6 +37,8 @@ Result<CaseResult> run_case(const Scenario& scenario, const CaseSpec& spec,
   RunConfig config;
   config.host = scenario.host;
   config.seed = options.seed.value_or(scenario.seed);
+  config.check_invariants = options.check_invariants;
+  config.random_governor_phase = scenario.random_governor_phase;
   double scale = options.scale > 0 && options.scale < 1.0 ? options.scale : 1.0;
   config.duration_ns =
       std::max<Ns>(1, static_cast<Ns>(static_cast<double>(scenario.duration_ns) * scale));
@@ -50,6 +52,7 @@ Result<CaseResult> run_case(const Scenario& scenario, const CaseSpec& spec,
   auto sim = Simulation::create(config);
   if (!sim) return sim.error();
   Ns end = (*sim)->run();
+  if (!(*sim)->fault().empty()) return make_error("the model broke: {}", (*sim)->fault());
   CaseResult result;
   result.name = spec.name;
   result.governor = baseline ? "none" : options.governor;
@@ -57,6 +60,14 @@ Result<CaseResult> run_case(const Scenario& scenario, const CaseSpec& spec,
   result.events = (*sim)->events();
   result.timeseries = (*sim)->timeseries();
   const auto& vms = (*sim)->vms();
+  // A VM is busy until its workload ends (finite) or the run ends.
+  auto busy_until = [&](const Vm& vm) { return vm.finite && vm.done_at >= 0 ? vm.done_at : end; };
+  result.pcpus = scenario.host.pcpus;
+  Ns useful = 0;
+  for (const Vm& vm : vms) useful += vm.stats.work_ns;
+  result.host_useful_per_pcpu_s =
+      end > 0 ? static_cast<double>(useful) / (static_cast<double>(end) * scenario.host.pcpus)
+              : 0.0;
   for (std::uint32_t i = 0; i < vms.size(); ++i) {
     const Vm& vm = vms[i];
     VmResult r;
@@ -73,6 +84,14 @@ Result<CaseResult> run_case(const Scenario& scenario, const CaseSpec& spec,
     r.mean_preferred = (*sim)->mean_preferred(i);
     r.stats = vm.stats;
     r.cpu_ns = (*sim)->vm_cpu_ns(i);
+    Ns mine = busy_until(vm);
+    for (std::uint32_t j = 0; j < vms.size(); ++j) {
+      if (j != i) r.solo_tail_ns = std::max(r.solo_tail_ns, mine - busy_until(vms[j]));
+    }
+    Ns interval = static_cast<Ns>(vm.knobs.interval_ms) * 1'000'000;
+    if (mine > vm.governor_phase_ns) {
+      r.governor_intervals = static_cast<std::uint64_t>((mine - vm.governor_phase_ns) / interval);
+    }
     result.vms.push_back(std::move(r));
   }
   return result;

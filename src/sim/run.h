@@ -20,6 +20,8 @@ struct RunOptions {
   std::optional<std::uint64_t> seed;
   // Shrinks every case (hackbench loops, run length) for quick runs; 1.0 is the scenario as is.
   double scale = 1.0;
+  // Check the model's invariants after every event (slow; on in test builds).
+  bool check_invariants = kCheckInvariantsByDefault;
 };
 
 struct VmResult {
@@ -33,6 +35,12 @@ struct VmResult {
   double mean_preferred = 0;
   std::uint32_t vcpus = 0;
   Ns cpu_ns = 0;
+  // Time the VM ran after the first of its neighbours had finished (finite workloads): its result
+  // is partly a solo run. 0 when every neighbour stayed busy until it finished.
+  Ns solo_tail_ns = 0;
+  // Governor intervals completed while the VM's workload ran (30 or more for a converged
+  // governor, docs/simulator.md).
+  std::uint64_t governor_intervals = 0;
   VmStats stats;
 };
 
@@ -41,6 +49,10 @@ struct CaseResult {
   std::string governor;  // "none" for the baseline, else the chosen governor
   Ns end_ns = 0;
   std::uint64_t events = 0;
+  std::uint32_t pcpus = 0;
+  // Useful task work of every VM per pCPU-second of the run: waste removed raises it; capacity
+  // moved from one VM to another does not.
+  double host_useful_per_pcpu_s = 0;
   std::vector<VmResult> vms;
   std::vector<TimeseriesRow> timeseries;
 };

@@ -137,7 +137,7 @@ Status read_host(const toml::table* table, const std::string& where, HostParams&
   Fields f(table, where);
   f.integer("pcpus", host.pcpus, 1, 4096);
   f.choice("scheduler", host.scheduler,
-           {{"fair", HostScheduler::kFair}, {"dispatch-window", HostScheduler::kDispatchWindow}});
+           {{"fair", HostKind::kFair}, {"dispatch-window", HostKind::kDispatchWindow}});
   f.micros("slice_us", host.slice_ns, 1, kMaxNs / 1000);
   f.micros("window_us", host.window_ns, 100, kMaxNs / 1000);
   f.integer("context_switch_ns", host.context_switch_ns, 0, kMaxNs);
@@ -243,6 +243,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
   double duration_s = static_cast<double>(scenario.duration_ns) / 1e9;
   top.number("duration_s", duration_s, 0.001, 3600.0);
   scenario.duration_ns = static_cast<Ns>(duration_s * 1e9);
+  top.boolean("random_governor_phase", scenario.random_governor_phase);
   for (auto key : {"host", "guest", "workload", "knobs", "vm", "case"}) top.known(key);
   PREFCPU_TRY(top.finish());
   if (scenario.name.empty())
@@ -268,7 +269,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
   }
 
   // Halt polling is KVM's; a PowerVM-like host has none unless the file asks for it.
-  if (scenario.host.scheduler == HostScheduler::kDispatchWindow &&
+  if (scenario.host.scheduler == HostKind::kDispatchWindow &&
       host->get("halt_poll_ns") == nullptr) {
     scenario.host.halt_poll_ns = 0;
   }

@@ -10,7 +10,13 @@
 namespace prefcpu::sim {
 
 Simulation::Simulation(const RunConfig& config)
-    : host_(config.host), duration_ns_(config.duration_ns) {}
+    : exec_(w_, guest_),
+      guest_(w_, host_, exec_),
+      host_(w_, guest_, exec_),
+      duration_ns_(config.duration_ns),
+      check_invariants_(config.check_invariants) {
+  w_.host = config.host;
+}
 
 Simulation::~Simulation() = default;
 
@@ -23,18 +29,21 @@ Result<std::unique_ptr<Simulation>> Simulation::create(const RunConfig& config) 
 }
 
 Status Simulation::setup(const RunConfig& config) {
-  pcpus_.resize(host_.pcpus);
-  idle_pcpus_ = VcpuMask(host_.pcpus, true);
+  const HostParams& host = w_.host;
+  w_.pcpus.resize(host.pcpus);
+  w_.idle_pcpus = VcpuMask(host.pcpus, true);
   std::uint32_t total_vcpus = 0;
   for (const auto& vm : config.vms) total_vcpus += vm.spec.vcpus;
-  vcpus_.reserve(total_vcpus);
-  vms_.resize(config.vms.size());
+  w_.vcpus.reserve(total_vcpus);
+  w_.vms.resize(config.vms.size());
+  // Governor phases come from their own stream, so that they do not move any workload's draws.
+  Rng phase_rng(config.seed, 0);
   for (std::uint32_t i = 0; i < config.vms.size(); ++i) {
     const VmConfig& cfg = config.vms[i];
-    Vm& vm = vms_[i];
+    Vm& vm = w_.vms[i];
     vm.name = cfg.spec.name;
     vm.vcpus = cfg.spec.vcpus;
-    vm.first_vcpu = static_cast<std::uint32_t>(vcpus_.size());
+    vm.first_vcpu = static_cast<std::uint32_t>(w_.vcpus.size());
     vm.weight = cfg.spec.weight;
     vm.guest = cfg.spec.guest;
     vm.tick_ns = 1'000'000'000 / vm.guest.hz;
@@ -49,15 +58,20 @@ Status Simulation::setup(const RunConfig& config) {
     vm.governor = cfg.governor;
     vm.rng = Rng(config.seed, i + 1);
     vm.pref_count = vm.vcpus;
+    Ns interval_ns = static_cast<Ns>(vm.knobs.interval_ms) * 1'000'000;
+    vm.governor_phase_ns =
+        config.random_governor_phase
+            ? static_cast<Ns>(phase_rng.below64(static_cast<std::uint64_t>(interval_ns)))
+            : 0;
     // Entitlement defaults to the VM's share of the host by vCPU count.
-    double entitlement = cfg.spec.entitlement.value_or(static_cast<double>(host_.pcpus) * vm.vcpus /
+    double entitlement = cfg.spec.entitlement.value_or(static_cast<double>(host.pcpus) * vm.vcpus /
                                                        static_cast<double>(total_vcpus));
-    vm.budget_ns = static_cast<Ns>(entitlement * static_cast<double>(host_.window_ns));
+    vm.budget_ns = static_cast<Ns>(entitlement * static_cast<double>(host.window_ns));
     for (std::uint32_t j = 0; j < vm.vcpus; ++j) {
       Vcpu vc;
       vc.vm = i;
       vc.local = j;
-      vcpus_.push_back(vc);
+      w_.vcpus.push_back(vc);
     }
     auto topology =
         parse_topology_spec(fmt::format("cores={},smt={}", vm.vcpus / vm.guest.smt, vm.guest.smt));
@@ -69,10 +83,10 @@ Status Simulation::setup(const RunConfig& config) {
     if (!monitor) return make_error("vm \"{}\": {}", vm.name, monitor.error().message);
     vm.monitor = std::make_unique<StealMonitor>(std::move(*monitor));
   }
-  queue_.reserve(4 * (total_vcpus + host_.pcpus) + 64);
-  host_queue_.reserve(total_vcpus);
-  for (std::uint32_t i = 0; i < vms_.size(); ++i) {
-    Vm& vm = vms_[i];
+  w_.queue.reserve(4 * (total_vcpus + host.pcpus) + 64);
+  w_.host_queue.reserve(total_vcpus);
+  for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
+    Vm& vm = w_.vms[i];
     vm.workload = make_workload(config.vms[i].spec.workload, vm.vcpus);
     vm.finite = vm.workload->finite();
     vm.workload->setup(*this, i);
@@ -80,35 +94,35 @@ Status Simulation::setup(const RunConfig& config) {
       if (vm.tasks_alive == 0) {
         vm.done_at = 0;
       } else {
-        ++finite_left_;
+        ++w_.finite_left;
       }
     }
-    schedule(0, EventKind::kGovernor, i, 0);
+    w_.schedule(vm.governor_phase_ns, EventKind::kGovernor, i, 0);
   }
-  if (host_.scheduler == HostScheduler::kDispatchWindow) schedule(0, EventKind::kWindow, 0, 0);
+  host_.start();
   // Every vCPU with queued tasks starts runnable, in vCPU order.
-  for (std::uint32_t v = 0; v < vcpus_.size(); ++v) {
-    if (vcpus_[v].rq.size > 0) host_wake(v);
+  for (std::uint32_t v = 0; v < w_.vcpus.size(); ++v) {
+    if (w_.vcpus[v].rq.size > 0) host_.wake(v);
   }
   return {};
 }
 
 std::uint32_t Simulation::add_lock() {
-  locks_.emplace_back();
-  return static_cast<std::uint32_t>(locks_.size() - 1);
+  w_.locks.emplace_back();
+  return static_cast<std::uint32_t>(w_.locks.size() - 1);
 }
 
 std::uint32_t Simulation::add_pipe(std::uint32_t capacity, std::uint32_t lock) {
   Pipe pipe;
   pipe.capacity = std::max(1U, capacity);
   pipe.lock = lock;
-  pipes_.push_back(pipe);
-  return static_cast<std::uint32_t>(pipes_.size() - 1);
+  w_.pipes.push_back(pipe);
+  return static_cast<std::uint32_t>(w_.pipes.size() - 1);
 }
 
 std::uint32_t Simulation::add_affinity(std::uint32_t vm, const VcpuMask& mask) {
-  vms_[vm].affinities.push_back(mask);
-  return static_cast<std::uint32_t>(vms_[vm].affinities.size() - 1);
+  w_.vms[vm].affinities.push_back(mask);
+  return static_cast<std::uint32_t>(w_.vms[vm].affinities.size() - 1);
 }
 
 std::uint32_t Simulation::add_task(std::uint32_t vm, std::uint32_t local, std::uint32_t on_vcpu,
@@ -118,71 +132,56 @@ std::uint32_t Simulation::add_task(std::uint32_t vm, std::uint32_t local, std::u
   task.local = local;
   task.affinity = affinity;
   task.state = TaskState::kBlocked;
-  auto id = static_cast<std::uint32_t>(tasks_.size());
-  tasks_.push_back(task);
-  ++vms_[vm].tasks_alive;
-  enqueue_task(vms_[vm].first_vcpu + on_vcpu, id, kNone);
+  auto id = static_cast<std::uint32_t>(w_.tasks.size());
+  w_.tasks.push_back(task);
+  ++w_.vms[vm].tasks_alive;
+  guest_.enqueue_task(w_.vms[vm].first_vcpu + on_vcpu, id, kNone);
   return id;
 }
 
 void Simulation::set_workload(std::uint32_t vm, std::unique_ptr<Workload> workload) {
-  vms_[vm].workload = std::move(workload);
+  w_.vms[vm].workload = std::move(workload);
 }
 
 void Simulation::account_preferred(Vm& vm) {
-  vm.pref_area += static_cast<long double>(vm.pref_count) * (now() - vm.pref_since);
+  vm.pref_area += static_cast<Ns>(vm.pref_count) * (now() - vm.pref_since);
   vm.pref_since = now();
 }
 
 void Simulation::set_preferred(std::uint32_t vm_index, const VcpuMask& preferred) {
-  Vm& vm = vms_[vm_index];
+  Vm& vm = w_.vms[vm_index];
   account_preferred(vm);
   vm.preferred = preferred;
   vm.pref_count = preferred.count();
 }
 
-void Simulation::note_exit(Task& task) {
-  Vm& vm = vms_[task.vm];
-  if (--vm.tasks_alive == 0 && vm.finite) {
-    vm.done_at = now();
-    if (--finite_left_ == 0) stop_ = true;
-  }
-}
-
-Ns Simulation::steal_ns(std::uint32_t vcpu) const {
-  const Vcpu& vc = vcpus_[vcpu];
-  return vc.steal_ns + (vc.host == HostState::kWaiting ? now() - vc.wait_since : 0);
-}
-
 Ns Simulation::vm_steal_ns(std::uint32_t vm_index) const {
-  const Vm& vm = vms_[vm_index];
+  const Vm& vm = w_.vms[vm_index];
   Ns total = 0;
   for (std::uint32_t i = 0; i < vm.vcpus; ++i) total += steal_ns(vm.first_vcpu + i);
   return total;
 }
 
 Ns Simulation::vm_cpu_ns(std::uint32_t vm_index) const {
-  const Vm& vm = vms_[vm_index];
-  Ns total = vm.stats.run_ns;
+  const Vm& vm = w_.vms[vm_index];
+  Ns total = 0;
   for (std::uint32_t i = 0; i < vm.vcpus; ++i) {
-    const Vcpu& vc = vcpus_[vm.first_vcpu + i];
-    if (vc.host == HostState::kRunning || vc.host == HostState::kPolling) {
-      total += now() - vc.run_start;
-    }
+    const Vcpu& vc = w_.vcpus[vm.first_vcpu + i];
+    total += time_in(vc, HostState::kRunning, now()) + time_in(vc, HostState::kPolling, now());
   }
   return total;
 }
 
 double Simulation::mean_preferred(std::uint32_t vm_index) const {
-  const Vm& vm = vms_[vm_index];
+  const Vm& vm = w_.vms[vm_index];
   Ns end = now();
   if (end <= 0) return vm.pref_count;
-  long double area = vm.pref_area + static_cast<long double>(vm.pref_count) * (end - vm.pref_since);
-  return static_cast<double>(area / static_cast<long double>(end));
+  Ns area = vm.pref_area + static_cast<Ns>(vm.pref_count) * (end - vm.pref_since);
+  return static_cast<double>(area) / static_cast<double>(end);
 }
 
 void Simulation::on_governor(std::uint32_t vm_index) {
-  Vm& vm = vms_[vm_index];
+  Vm& vm = w_.vms[vm_index];
   Ns steal = vm_steal_ns(vm_index);
   // /proc/stat shows the aggregate in USER_HZ ticks: the tick granularity is kept.
   auto ticks = static_cast<std::uint64_t>(steal) / (1'000'000'000ULL / vm.guest.user_hz);
@@ -200,56 +199,53 @@ void Simulation::on_governor(std::uint32_t vm_index) {
     row.preferred = vm.pref_count;
     row.throughput = throughput(vm.kind, vm.stats.units - vm.last_units,
                                 vm.stats.work_ns - vm.last_work_ns, now() - vm.last_sample_ns);
-    timeseries_.push_back(row);
+    w_.timeseries.push_back(row);
   }
   vm.last_sample_ns = now();
   vm.last_units = vm.stats.units;
   vm.last_work_ns = vm.stats.work_ns;
-  schedule(now() + static_cast<Ns>(vm.knobs.interval_ms) * 1'000'000, EventKind::kGovernor,
-           vm_index, 0);
+  w_.schedule(now() + static_cast<Ns>(vm.knobs.interval_ms) * 1'000'000, EventKind::kGovernor,
+              vm_index, 0);
 }
 
-void Simulation::on_task_wake(std::uint32_t t, std::uint32_t gen) {
-  Task& task = tasks_[t];
-  if (task.sleep_gen != gen || task.state != TaskState::kBlocked) return;
-  wake_task(t, kNone);
+void Simulation::on_progress(std::uint32_t v, std::uint32_t gen) {
+  const Vcpu& vc = w_.vcpus[v];
+  if (vc.gen != gen || !exec_.executing(vc)) {
+    ++stale_;
+    return;
+  }
+  exec_.advance(v);
+  guest_.run(v);
 }
 
 void Simulation::dispatch_event(const Event& event) {
   switch (event.kind) {
-    case EventKind::kProgress: {
-      Vcpu& vc = vcpus_[event.target];
-      if (vc.gen != event.gen || !executing(vc)) {
-        ++stale_;
-        return;
-      }
-      advance(event.target);
-      guest_run(event.target);
+    case EventKind::kProgress:
+      on_progress(event.target, event.gen);
       break;
-    }
     case EventKind::kResume:
-      host_on_resume(event.target, event.gen);
+      host_.on_resume(event.target, event.gen);
       break;
     case EventKind::kTick:
-      on_tick(event.target, event.gen);
+      guest_.on_tick(event.target, event.gen);
       break;
     case EventKind::kSlice:
-      host_on_slice(event.target, event.gen);
+      host_.on_slice(event.target, event.gen);
       break;
     case EventKind::kPollEnd:
-      host_on_poll_end(event.target, event.gen);
+      host_.on_poll_end(event.target, event.gen);
       break;
     case EventKind::kHostWake:
-      host_wake(event.target);
+      host_.wake(event.target);
       break;
     case EventKind::kTaskWake:
-      on_task_wake(event.target, event.gen);
+      guest_.on_task_wake(event.target, event.gen);
       break;
     case EventKind::kWindow:
-      host_on_window();
+      host_.on_window();
       break;
     case EventKind::kBudget:
-      host_on_budget(event.target, event.gen);
+      host_.on_budget(event.target, event.gen);
       break;
     case EventKind::kGovernor:
       on_governor(event.target);
@@ -258,20 +254,37 @@ void Simulation::dispatch_event(const Event& event) {
 }
 
 void Simulation::run_until(Ns until) {
-  while (!stop_ && !queue_.empty() && queue_.top().time <= until) {
-    Event event = queue_.pop();
+  while (!w_.stop && !w_.queue.empty() && w_.queue.top().time <= until) {
+    Ns before = now();
+    Event event = w_.queue.pop();
     ++events_;
     dispatch_event(event);
+    if (check_invariants_ && w_.fault.empty()) check_after_event(before);
   }
-  if (!stop_ && now() < until) queue_.advance_to(until);
+  if (!w_.stop && now() < until) w_.queue.advance_to(until);
+}
+
+void Simulation::check_after_event(Ns before) {
+  std::uint64_t every = std::max<std::uint64_t>(1, w_.tasks.size() / 64);
+  std::string broken =
+      now() < before ? std::string("the clock went back") : check_invariants(events_ % every == 0);
+  if (!broken.empty()) {
+    w_.fault = fmt::format("after event {} at {} ns: {}", events_, now(), broken);
+    w_.stop = true;
+  }
 }
 
 Ns Simulation::run() {
-  if (finite_left_ == 0 &&
-      std::any_of(vms_.begin(), vms_.end(), [](const Vm& vm) { return vm.finite; })) {
-    stop_ = true;
+  if (w_.finite_left == 0 &&
+      std::any_of(w_.vms.begin(), w_.vms.end(), [](const Vm& vm) { return vm.finite; })) {
+    w_.stop = true;
   }
   run_until(duration_ns_);
+  if (check_invariants_ && w_.fault.empty()) {
+    if (std::string broken = check_invariants(); !broken.empty()) {
+      w_.fault = fmt::format("at the end of the run ({} ns): {}", now(), broken);
+    }
+  }
   end_ns_ = now();
   return end_ns_;
 }

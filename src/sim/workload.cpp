@@ -25,6 +25,7 @@ class Hackbench final : public Workload {
       }
       // Receivers are forked first, then senders; fork balancing spreads them over vCPUs.
       for (std::uint32_t i = 0; i < 2 * p_.fds; ++i) {
+        members_.emplace_back();
         sim.add_task(vm, g * 2 * p_.fds + i, placed++ % vcpus);
       }
     }
@@ -33,45 +34,50 @@ class Hackbench final : public Workload {
   bool finite() const override { return true; }
 
   Op next(Task& task, Vm& /*vm*/) override {
+    Member& me = members_[task.local];
     std::uint32_t group = task.local / (2 * p_.fds);
     std::uint32_t role = task.local % (2 * p_.fds);
     bool receiver = role < p_.fds;
-    if (task.w1 >= p_.loops * p_.fds) return Op{OpKind::kExit, 0, 0};
+    if (me.messages >= p_.loops * p_.fds) return Op{OpKind::kExit, 0, 0};
     // rt-tests: for each loop, write once to every receiver of the group in turn.
-    std::uint32_t index = group * p_.fds + (receiver ? role : task.w1 % p_.fds);
+    std::uint32_t index = group * p_.fds + (receiver ? role : me.messages % p_.fds);
     std::uint32_t pipe = first_pipe_ + index;
     Op transfer{receiver ? OpKind::kPipeRead : OpKind::kPipeWrite, pipe, 0};
     Op copy{OpKind::kCompute, 0, receiver ? p_.read_ns : p_.write_ns};
-    if (p_.pipe_lock) {
-      switch (task.w0) {
-        case 0:
-          task.w0 = 1;
-          return Op{OpKind::kLock, locks_[index], 0};
-        case 1:
-          task.w0 = 2;
-          return transfer;
-        case 2:
-          task.w0 = 3;
-          return copy;
-        default:
-          task.w0 = 0;
-          ++task.w1;
-          return Op{OpKind::kUnlock, locks_[index], 0};
-      }
+    switch (me.next) {
+      case Step::kLock:
+        me.next = Step::kTransfer;
+        if (p_.pipe_lock) return Op{OpKind::kLock, locks_[index], 0};
+        [[fallthrough]];
+      case Step::kTransfer:
+        me.next = Step::kCopy;
+        return transfer;
+      case Step::kCopy:
+        me.next = Step::kUnlock;
+        if (p_.pipe_lock) return copy;
+        me.next = Step::kLock;
+        ++me.messages;
+        return copy;
+      case Step::kUnlock:
+        me.next = Step::kLock;
+        ++me.messages;
+        return Op{OpKind::kUnlock, locks_[index], 0};
     }
-    if (task.w0 == 0) {
-      task.w0 = 1;
-      return transfer;
-    }
-    task.w0 = 0;
-    ++task.w1;
-    return copy;
+    return Op{OpKind::kExit, 0, 0};
   }
 
  private:
+  // One message: take pipe->mutex, move it through the pipe, copy it, release the mutex.
+  enum class Step : std::uint8_t { kLock, kTransfer, kCopy, kUnlock };
+  struct Member {
+    Step next = Step::kLock;
+    std::uint32_t messages = 0;  // messages this sender wrote, or this receiver read
+  };
+
   WorkloadParams p_;
   std::uint32_t first_pipe_ = 0;
   std::vector<std::uint32_t> locks_;
+  std::vector<Member> members_;  // by task.local
 };
 
 // The DayTrader stand-in: workers run transactions of `statements` CPU bursts, each followed by
@@ -89,37 +95,49 @@ class Oltp final : public Workload {
         static_cast<double>(p_.statements) * static_cast<double>(p_.statement_ns + p_.hold_ns);
     double wait = txn_cpu * (static_cast<double>(workers) / (p_.load * vcpus) - 1.0);
     wait_ns_ = wait > 1.0 ? static_cast<Ns>(wait) : 0;
+    workers_.resize(workers);
     for (std::uint32_t i = 0; i < workers; ++i) sim.add_task(vm, i, i % vcpus);
   }
 
   Op next(Task& task, Vm& vm) override {
-    switch (task.w0) {
-      case 0:
-        task.w0 = 1;
+    Worker& me = workers_[task.local];
+    switch (me.next) {
+      case Step::kStatement:
+        me.next = Step::kLock;
         return Op{OpKind::kCompute, 0, vm.rng.exponential(p_.statement_ns)};
-      case 1:
-        task.w0 = 2;
-        task.w2 = locks_[vm.rng.below(static_cast<std::uint32_t>(locks_.size()))];
-        return Op{OpKind::kLock, task.w2, 0};
-      case 2:
-        task.w0 = 3;
+      case Step::kLock:
+        me.next = Step::kHold;
+        me.lock = locks_[vm.rng.below(static_cast<std::uint32_t>(locks_.size()))];
+        return Op{OpKind::kLock, me.lock, 0};
+      case Step::kHold:
+        me.next = Step::kUnlock;
         return Op{OpKind::kCompute, 0, vm.rng.exponential(p_.hold_ns)};
-      case 3:
-        ++task.w1;
-        task.w0 = task.w1 < p_.statements ? 0 : 4;
-        return Op{OpKind::kUnlock, task.w2, 0};
-      default:
-        ++vm.stats.units;
-        task.w1 = 0;
-        task.w0 = 0;
-        if (wait_ns_ == 0) return next(task, vm);
-        return Op{OpKind::kSleep, 0, vm.rng.exponential(wait_ns_)};
+      case Step::kUnlock:
+        ++me.statements;
+        me.next = me.statements < p_.statements ? Step::kStatement : Step::kCommit;
+        return Op{OpKind::kUnlock, me.lock, 0};
+      case Step::kCommit:
+        break;
     }
+    ++vm.stats.units;
+    me.statements = 0;
+    me.next = Step::kStatement;
+    if (wait_ns_ == 0) return next(task, vm);
+    return Op{OpKind::kSleep, 0, vm.rng.exponential(wait_ns_)};
   }
 
  private:
+  // A transaction: (statement, lock, critical section, unlock) x statements, then commit.
+  enum class Step : std::uint8_t { kStatement, kLock, kHold, kUnlock, kCommit };
+  struct Worker {
+    Step next = Step::kStatement;
+    std::uint32_t statements = 0;  // done in this transaction
+    std::uint32_t lock = 0;        // the one this statement takes
+  };
+
   WorkloadParams p_;
   std::vector<std::uint32_t> locks_;
+  std::vector<Worker> workers_;  // by task.local
   Ns wait_ns_ = 0;
 };
 
@@ -131,16 +149,20 @@ class CpuBound final : public Workload {
   void setup(Simulation& sim, std::uint32_t vm) override {
     std::uint32_t vcpus = sim.vms()[vm].vcpus;
     std::uint32_t tasks = std::max(1U, p_.tasks_per_vcpu * vcpus);
+    started_.assign(tasks, false);
     for (std::uint32_t i = 0; i < tasks; ++i) sim.add_task(vm, i, i % vcpus);
   }
 
   Op next(Task& task, Vm& vm) override {
-    if (task.w0++ != 0) ++vm.stats.units;
+    // A chunk is a unit once done, i.e. when the task asks for the next one.
+    if (started_[task.local]) ++vm.stats.units;
+    started_[task.local] = true;
     return Op{OpKind::kCompute, 0, p_.chunk_ns};
   }
 
  private:
   WorkloadParams p_;
+  std::vector<bool> started_;  // by task.local
 };
 
 class Idle final : public Workload {

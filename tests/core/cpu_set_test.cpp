@@ -61,7 +61,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"-1", 8192, "invalid cpulist \"-1\" at column 1: expected a CPU number"},
         ErrorCase{"1+2", 8192, "invalid cpulist \"1+2\" at column 2: expected ',', '-' or end"},
         ErrorCase{"3-1", 8192,
-                  "invalid cpulist \"3-1\" at column 1: expected range start greater than its end"},
+                  "invalid cpulist \"3-1\" at column 1: expected a range whose start is not above "
+                  "its end, as in 1-3 (start 3 is above end 1)"},
+        ErrorCase{"1-0", 8192,
+                  "invalid cpulist \"1-0\" at column 1: expected a range whose start is not above "
+                  "its end, as in 0-1 (start 1 is above end 0)"},
         ErrorCase{"0-3:3/2", 8192,
                   "invalid cpulist \"0-3:3/2\" at column 1: expected a used size no larger than "
                   "the group size"},

@@ -74,6 +74,13 @@ check "record wrote 3 records" test "$(grep -c '^@ ' "$tmp/rec.trace")" -eq 3
 "$ctl" replay - <"$tmp/rec.trace" >"$tmp/rec.out"
 check "recorded trace replays" test "$(wc -l <"$tmp/rec.out")" -eq 3
 
+# A request over the socket's 64 KiB: a clear error and exit 2 (it said only "Connection reset by
+# peer" and exited 1), whether or not a daemon listens.
+long=$(head -c 100000 /dev/zero | tr '\0' '1')
+"$ctl" set-preferred "$long" --state-dir "$tmp/no-daemon" >/dev/null 2>"$tmp/long.err"
+check "a 100k-character request exits 2" test $? -eq 2
+check "and says why" grep -q "prefcpud takes at most 65536 bytes" "$tmp/long.err"
+
 "$ctl" governors >"$tmp/govs"
 check "governors lists four" test "$(wc -l <"$tmp/govs")" -eq 4
 

@@ -89,6 +89,22 @@ TEST(SysfsTopology, ErrorsNameTheFile) {
                 ": invalid cpulist \"0-x\n\" at column 3: expected a CPU number");
 }
 
+// fuzz_sysfs_topology: a node id indexed a vector, so "node52222222" allocated 53 GB.
+TEST(SysfsTopology, ANodeIdBeyondTheKernelsLimitIsAnError) {
+  FixtureTree tree;
+  x86_sysfs(tree);
+  tree.file("devices/system/node/node52222222/cpulist", "0\n");
+  RealKernelFs fs;
+  auto topology = read_sysfs_topology(fs, tree.root());
+  ASSERT_FALSE(topology);
+  EXPECT_NE(topology.error().message.find("node id 52222222 is beyond the kernel's limit"),
+            std::string::npos)
+      << topology.error().message;
+  std::filesystem::remove_all(tree.path("devices/system/node/node52222222"));
+  tree.file("devices/system/node/node1023/cpulist", "3\n");
+  EXPECT_TRUE(read_sysfs_topology(fs, tree.root()));
+}
+
 TEST(SysfsTopology, ReadsThisMachine) {
   RealKernelFs fs;
   auto topo = read_sysfs_topology(fs, "/sys");

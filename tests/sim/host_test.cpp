@@ -66,7 +66,7 @@ TEST(Host, PollingStopsWhenAnotherVcpuIsRunnable) {
 // busy on two vCPUs each: vm1 gets 3/4 of the host.
 TEST(Host, DispatchWindowGuaranteesEntitlement) {
   HostParams host = bare_host(2);
-  host.scheduler = HostScheduler::kDispatchWindow;
+  host.scheduler = HostKind::kDispatchWindow;
   VmConfig vm1 = idle_vm("vm1", 2);
   vm1.spec.entitlement = 1.5;
   VmConfig vm2 = idle_vm("vm2", 2);
@@ -85,7 +85,7 @@ TEST(Host, DispatchWindowGuaranteesEntitlement) {
   EXPECT_NEAR(vm1_cpu / (vm1_cpu + vm2_cpu), 0.75, 0.01);
   EXPECT_NEAR(vm1_cpu + vm2_cpu, 2.0 * 1'000 * kMs, 1.0 * kMs);
   // And the same host as a fair scheduler splits by runnable vCPUs: half each.
-  host.scheduler = HostScheduler::kFair;
+  host.scheduler = HostKind::kFair;
   auto fair = make_sim(host, {vm1, vm2});
   ASSERT_TRUE(fair);
   for (std::uint32_t vm = 0; vm < 2; ++vm) {

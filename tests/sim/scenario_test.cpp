@@ -98,6 +98,7 @@ Report run_reduced(std::string_view name, double scale, RunOptions options = {})
   auto scenario = load_scenario(name);
   EXPECT_TRUE(scenario.ok());
   options.scale = scale;
+  options.check_invariants = true;
   auto report = run_scenario(*scenario, options);
   EXPECT_TRUE(report.ok()) << (report.ok() ? "" : report.error().message);
   return report.ok() ? *report : Report{};

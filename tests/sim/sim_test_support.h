@@ -15,17 +15,20 @@ namespace prefcpu::sim::testing {
 // Task `local` runs ops[local] in order, then exits.
 class ScriptWorkload final : public Workload {
  public:
-  explicit ScriptWorkload(std::vector<std::vector<Op>> ops) : ops_(std::move(ops)) {}
+  explicit ScriptWorkload(std::vector<std::vector<Op>> ops)
+      : ops_(std::move(ops)), pc_(ops_.size(), 0) {}
   void setup(Simulation& /*sim*/, std::uint32_t /*vm*/) override {}
   bool finite() const override { return false; }
   Op next(Task& task, Vm& /*vm*/) override {
     const auto& program = ops_.at(task.local);
-    if (task.w0 >= program.size()) return Op{OpKind::kExit, 0, 0};
-    return program[task.w0++];
+    std::size_t& pc = pc_.at(task.local);
+    if (pc >= program.size()) return Op{OpKind::kExit, 0, 0};
+    return program[pc++];
   }
 
  private:
   std::vector<std::vector<Op>> ops_;
+  std::vector<std::size_t> pc_;  // next op, by task.local
 };
 
 inline Op compute(Ns ns) {
@@ -80,6 +83,7 @@ inline std::unique_ptr<Simulation> make_sim(HostParams host, std::vector<VmConfi
   config.host = host;
   config.vms = std::move(vms);
   config.duration_ns = duration_ns;
+  config.check_invariants = true;
   auto sim = Simulation::create(config);
   EXPECT_TRUE(sim.ok()) << (sim.ok() ? "" : sim.error().message);
   return sim.ok() ? std::move(*sim) : nullptr;

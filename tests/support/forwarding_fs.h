@@ -24,6 +24,9 @@ class ForwardingKernelFs : public KernelFs {
   Status write(const std::filesystem::path& path, std::string_view value) override {
     return inner_.write(path, value);
   }
+  Status replace(const std::filesystem::path& path, std::string_view content) override {
+    return inner_.replace(path, content);
+  }
   Result<std::vector<std::string>> list(const std::filesystem::path& dir) const override {
     return inner_.list(dir);
   }

@@ -104,13 +104,17 @@ fetch_busybox() {
 }
 
 # build_vm_steal CACHE SOURCE: the steal feeder, static, rebuilt when its source changes.
-build_vm_steal() {
-  local cache="$1" source="$2" out="$1/vm-steal" cxx="${CXX:-c++}"
+build_vm_steal() { build_tool "$1" "$2" vm-steal; }
+
+# build_tool CACHE SOURCE NAME: one C++ file with the host compiler into CACHE/NAME, static,
+# rebuilt when its source changes.
+build_tool() {
+  local cache="$1" source="$2" out="$1/$3" cxx="${CXX:-c++}"
   if [ ! -x "$out" ] || [ "$source" -nt "$out" ]; then
-    command -v "$cxx" >/dev/null || { echo "no C++ compiler ($cxx) to build vm-steal"; return 1; }
-    "$cxx" -std=c++20 -O2 -static -Wall -Wextra -Werror -o "$out.tmp" "$source" \
-      >"$cache/vm-steal.log" 2>&1 || { echo "building vm-steal failed: $(cat "$cache/vm-steal.log")"; return 1; }
-    mv "$out.tmp" "$out"
+    command -v "$cxx" >/dev/null || { echo "no C++ compiler ($cxx) to build $3"; return 1; }
+    "$cxx" -std=c++20 -O2 -static -Wall -Wextra -Werror -o "$out.tmp.$$" "$source" \
+      >"$cache/$3.log" 2>&1 || { echo "building $3 failed: $(cat "$cache/$3.log")"; return 1; }
+    mv "$out.tmp.$$" "$out"
   fi
   echo "$out"
 }
@@ -130,10 +134,11 @@ copy_with_libraries() {
   done
 }
 
-# build_initramfs ROOT OUT BUSYBOX VM_STEAL GUEST_DIR SCENARIO BIN_DIR CONFIG
+# build_initramfs ROOT OUT BUSYBOX VM_STEAL GUEST_DIR SCENARIO BIN_DIR CONFIG [EXTRA]
+# EXTRA: more host binaries (paths) for /opt/prefcpu/bin, with their libraries.
 build_initramfs() {
   local root="$1" out="$2" busybox="$3" vm_steal="$4" guest="$5" scenario="$6" bin_dir="$7"
-  local config="$8" binary
+  local config="$8" extra="${9-}" binary
   rm -rf "$root"
   mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,root,etc,vm,opt/prefcpu/bin}
   cp "$busybox" "$root/bin/busybox"
@@ -146,6 +151,7 @@ build_initramfs() {
   for binary in prefcpud prefcpuctl; do
     [ -x "$bin_dir/$binary" ] && copy_with_libraries "$root" "$bin_dir/$binary"
   done
+  for binary in $extra; do copy_with_libraries "$root" "$binary"; done
   echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
   # Uncompressed: under TCG the guest would spend longer inflating than QEMU spends loading it.
   (cd "$root" && find . -print | cpio -o -H newc --quiet) >"$out"
@@ -211,7 +217,7 @@ report_results() {
 # no modules: the cloud kernel has cgroups, cpusets and devtmpfs built in). It is built once with
 # mmdebstrap from apt's configured sources and kept as a cpio archive; each run appends a small
 # archive with the package under test and the scenario.
-VM_ROOTFS_PACKAGES="systemd systemd-sysv dbus procps libfmt9 libtomlplusplus3"
+VM_ROOTFS_PACKAGES="systemd systemd-sysv dbus procps libfmt9 libtomlplusplus3 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0"
 
 # rootfs_cache_dir CACHE: machine-wide (/var/cache/prefcpu-vm) when we may write there, else CACHE.
 rootfs_cache_dir() {

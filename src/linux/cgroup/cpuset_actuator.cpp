@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <chrono>
 
+#include "linux/cgroup/cgroup_name.h"
+
 namespace prefcpu {
 
 namespace {
@@ -23,21 +25,6 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
     joined += part;
   }
   return joined;
-}
-
-Status check_cgroup_name(std::string_view name) {
-  if (name.empty() || name.front() == '/' || name.back() == '/' ||
-      name.find("..") != std::string_view::npos || name.find("//") != std::string_view::npos) {
-    return make_error(
-        "cgroup name \"{}\" is invalid: expected a path relative to the cpuset "
-        "root, such as \"system.slice\" or \"work/batch\"",
-        name);
-  }
-  if (name == CpusetActuator::kPinned) {
-    return make_error("cgroup name \"{}\" is reserved for tasks pinned to non-preferred CPUs",
-                      name);
-  }
-  return {};
 }
 
 }  // namespace
@@ -76,8 +63,21 @@ Result<std::unique_ptr<CpusetActuator>> CpusetActuator::create(KernelFs& fs, Jou
           name, hierarchy.root.string(), tree.path_of(cgroup_parent(name)).string());
     }
   }
+  // One prefcpud per hierarchy: two would share prefcpu-pinned and move each other's tasks.
+  auto held = fs.lock(hierarchy.root);
+  if (!held) {
+    if (held.error().errno_value == EWOULDBLOCK) {
+      return make_error(
+          "another prefcpud already manages the cpuset hierarchy {} (it holds the lock on that "
+          "directory): run one prefcpud per hierarchy and name every cgroup it should manage with "
+          "--cgroup",
+          hierarchy.root.string());
+    }
+    return held.error();
+  }
   std::unique_ptr<CpusetActuator> actuator(new CpusetActuator(fs, journal, std::move(options)));
   actuator->tree_.emplace(fs, hierarchy);
+  actuator->hierarchy_lock_ = std::move(*held);
   return actuator;
 }
 
@@ -170,6 +170,16 @@ std::vector<std::string> CpusetActuator::wanted_cgroups(std::vector<std::string>
   }
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  // A name found on disk that is not UTF-8 cannot be recorded in the (JSON) journal faithfully.
+  std::erase_if(wanted, [&](const std::string& name) {
+    if (is_utf8(name)) return false;
+    if (missing_noted_.insert(name).second) {
+      notify(NoticeLevel::kWarning, "cgroup " + printable_name(name) +
+                                        ": its name is not valid UTF-8, which the journal cannot "
+                                        "record; not managed (rename it to manage it)");
+    }
+    return true;
+  });
   return wanted;
 }
 

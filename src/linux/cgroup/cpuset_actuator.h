@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "linux/actuator.h"
+#include "linux/cgroup/cgroup_name.h"
 #include "linux/cgroup/cpus_watch.h"
 #include "linux/cgroup/cpuset_plan.h"
 #include "linux/cgroup/cpuset_tree.h"
@@ -43,7 +44,7 @@ struct CpusetOptions {
 class CpusetActuator final : public Actuator {
  public:
   static constexpr std::string_view kName = "cpusets";
-  static constexpr std::string_view kPinned = "prefcpu-pinned";
+  static constexpr std::string_view kPinned = kPinnedCgroup;
   static constexpr std::string_view kWorkload = "prefcpu-workload";
 
   // Checks the options against the tree: named cgroups must exist and have cpuset files, and
@@ -138,6 +139,7 @@ class CpusetActuator final : public Actuator {
   CpuSet last_preferred_;
   std::optional<std::int64_t> discovered_ns_;
   CpusWatch watch_;  // managed cpuset.cpus files written since the last period
+  std::unique_ptr<HeldLock> hierarchy_lock_;  // no other prefcpud on this hierarchy
   Counters counters_;
 };
 

@@ -9,6 +9,7 @@
 
 #include "core/text.h"
 #include "linux/irq/irq_rules.h"
+#include "protocol/json_text.h"
 
 namespace prefcpu {
 
@@ -266,7 +267,7 @@ Status BuiltinIrqSteering::restore() {
 Status BuiltinIrqSteering::adopt(const nlohmann::json& journal) {
   if (journal.is_null()) return {};
   auto bad = [&](std::string_view why) {
-    return make_error("journal section irqs.builtin {}: {}", journal.dump(), why);
+    return make_error("journal section irqs.builtin {}: {}", json_text(journal), why);
   };
   if (!journal.is_object()) return bad("expected an object");
   auto adopt_one = [&](Entry& entry, const nlohmann::json& value) -> Status {

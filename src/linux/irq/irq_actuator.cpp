@@ -13,6 +13,7 @@
 #include "linux/irq/interrupts.h"
 #include "linux/irq/irqbalance_client.h"
 #include "linux/irq/irqbalance_steering.h"
+#include "protocol/json_text.h"
 
 namespace prefcpu {
 
@@ -74,7 +75,7 @@ class IrqActuator final : public Actuator {
       return make_error(
           "journal section irqs {}: expected an object with \"builtin\" and/or "
           "\"irqbalance\"",
-          section.dump());
+          json_text(section));
     }
     // The crashed run's section is on disk: it must be rewritten, even to nothing.
     journal_recorded_ = true;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "linux/irq/irqbalance_protocol.h"
+#include "protocol/json_text.h"
 
 namespace prefcpu {
 
@@ -85,7 +86,7 @@ Status IrqbalanceSteering::recover(const nlohmann::json& journal,
                                    const Result<IrqbalanceFound>& found) {
   if (journal.is_null()) return {};
   auto bad = [&](std::string_view why) {
-    return make_error("journal section irqs.irqbalance {}: {}", journal.dump(), why);
+    return make_error("journal section irqs.irqbalance {}: {}", json_text(journal), why);
   };
   if (!journal.is_object() || !journal.contains("socket") || !journal["socket"].is_string() ||
       !journal.contains("pid") || !journal["pid"].is_number_integer() ||

@@ -10,9 +10,17 @@
 // Then whenever the daemon runs, this runs first: a loaded host that stalls the guest's vCPU
 // threads cannot make the file stale behind the daemon's back (a stale file reads as a window of
 // zero steal, a spurious grow, and its catch-up as a burst, a spurious shrink).
+// Host-fed mode, `vm-steal --host-feed DEV OUT CTL_DIR` (bench/overcommit, docs/overcommit.md):
+// the steal is real. The host streams lines over a serial port DEV:
+//   "S NS0 NS1 ..."  each vCPU thread's run_delay (ns runnable but not running, from
+//                    /proc/PID/task/TID/schedstat), cumulative; the first line is the baseline;
+//   "G K"            creates CTL/go.K (the host's start signal for run K).
+// OUT is then the real /proc/stat with each cpuN line's steal raised by its vCPU's run_delay in
+// USER_HZ ticks, and the aggregate by their sum, rewritten on every "S" line.
 // Built by tests/vm/vm-run.sh with the host compiler, static, and copied into the initramfs.
 #include <fcntl.h>
 #include <sched.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -61,8 +70,13 @@ bool write_file_atomically(const std::string& path, const std::string& text) {
   return ok && rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-// The aggregate line with its 8th value replaced; the cpuN lines counted as the online CPUs.
-std::string synthesize(const std::string& proc_stat, std::uint64_t steal, unsigned& online) {
+// proc_stat with the steal (8th value) of the aggregate line set to `steal`, or, when `steal` is
+// null, raised by the sum of `added`; each cpuN line's steal raised by added[N]. `online` counts
+// the cpuN lines. Empty when a cpu line does not parse.
+std::string synthesize(const std::string& proc_stat, const std::uint64_t* steal,
+                       const std::vector<std::uint64_t>& added, unsigned& online) {
+  std::uint64_t added_sum = 0;
+  for (std::uint64_t ticks : added) added_sum += ticks;
   std::string out;
   online = 0;
   size_t pos = 0;
@@ -71,18 +85,24 @@ std::string synthesize(const std::string& proc_stat, std::uint64_t steal, unsign
     if (end == std::string::npos) end = proc_stat.size();
     std::string line = proc_stat.substr(pos, end - pos);
     pos = end + 1;
-    if (line.rfind("cpu ", 0) == 0) {
+    if (line.rfind("cpu", 0) == 0) {
       char name[16];
       unsigned long long v[10] = {};
       int got =
           std::sscanf(line.c_str(), "%15s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", name,
                       &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
       if (got < 9) return {};
-      v[7] = steal;
-      line = "cpu ";
-      for (unsigned long long value : v) line += " " + std::to_string(value);
-    } else if (line.rfind("cpu", 0) == 0) {
-      ++online;
+      bool aggregate = std::strcmp(name, "cpu") == 0;
+      if (aggregate) {
+        v[7] = steal != nullptr ? *steal : v[7] + added_sum;
+      } else {
+        unsigned long index = std::strtoul(name + 3, nullptr, 10);
+        if (index < added.size()) v[7] += added[index];
+        ++online;
+      }
+      line = name;
+      if (aggregate) line += " ";
+      for (int i = 0; i < got - 1; ++i) line += " " + std::to_string(v[i]);
     }
     out += line;
     out += '\n';
@@ -104,11 +124,95 @@ long long read_number(const std::string& path, long long fallback) {
   return read_file(path, text) ? parse_number(text, fallback) : fallback;
 }
 
+// One "S" line: cumulative run_delay ns per vCPU -> ticks added since the first line.
+bool parse_run_delays(const std::string& line, std::vector<std::uint64_t>& ns) {
+  ns.clear();
+  const char* p = line.c_str() + 1;
+  for (;;) {
+    while (*p == ' ') ++p;
+    if (*p == '\0') return !ns.empty();
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long value = std::strtoull(p, &end, 10);
+    if (errno != 0 || end == p || (*end != ' ' && *end != '\0')) return false;
+    ns.push_back(value);
+    p = end;
+  }
+}
+
+// A serial port gives bytes as they come; raw, so that nothing is echoed back to the host or
+// held for a line editor. A FIFO or file (tests) is used as it is.
+void make_raw(int fd) {
+  termios tio{};
+  if (tcgetattr(fd, &tio) != 0) return;
+  cfmakeraw(&tio);
+  tio.c_cc[VMIN] = 1;
+  tio.c_cc[VTIME] = 0;
+  tcsetattr(fd, TCSANOW, &tio);
+  tcflush(fd, TCIFLUSH);
+}
+
+int host_feed(const std::string& device, const std::string& out_path, const std::string& ctl) {
+  int fd = open(device.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    complain("vm-steal: cannot open " + device + ": " + std::strerror(errno) + "\n");
+    return 1;
+  }
+  make_raw(fd);
+  write_file_atomically(ctl + "/ready", "1\n");
+  const long user_hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+  const std::uint64_t ns_per_tick = 1'000'000'000ULL / static_cast<std::uint64_t>(user_hz);
+  std::vector<std::uint64_t> baseline;
+  std::vector<std::uint64_t> ns;
+  std::vector<std::uint64_t> added;
+  std::string pending;
+  std::string proc_stat;
+  unsigned online = 0;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      complain("vm-steal: " + device + " closed\n");
+      return 1;
+    }
+    pending.append(buffer, static_cast<size_t>(n));
+    size_t end = 0;
+    while ((end = pending.find('\n')) != std::string::npos) {
+      std::string line = pending.substr(0, end);
+      pending.erase(0, end + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.rfind("G ", 0) == 0 && line.size() > 2 &&
+          line.find_first_not_of("0123456789", 2) == std::string::npos) {
+        write_file_atomically(ctl + "/go." + line.substr(2), "1\n");
+        continue;
+      }
+      if (line.rfind("S ", 0) != 0 || !parse_run_delays(line, ns)) continue;  // noise
+      if (baseline.size() != ns.size()) baseline = ns;  // the first line, or a new thread set
+      added.assign(ns.size(), 0);
+      for (size_t i = 0; i < ns.size(); ++i)
+        added[i] = ns[i] > baseline[i] ? (ns[i] - baseline[i]) / ns_per_tick : 0;
+      if (!read_file("/proc/stat", proc_stat)) {
+        std::perror("vm-steal: reading /proc/stat");
+        return 1;
+      }
+      std::string text = synthesize(proc_stat, nullptr, added, online);
+      if (text.empty() || !write_file_atomically(out_path, text)) {
+        complain("vm-steal: cannot write " + out_path + "\n");
+        return 1;
+      }
+    }
+    if (pending.size() > 65536) pending.clear();  // no newline in 64 KiB: noise
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--host-feed")
+    return host_feed(argv[2], argv[3], argv[4]);
   if (argc != 3 && argc != 4) {
-    complain("usage: vm-steal OUT CTL_DIR [CPU] (see the comment at the top of vm_steal.cpp)\n");
+    complain("usage: vm-steal OUT CTL_DIR [CPU] | vm-steal --host-feed DEV OUT CTL_DIR\n");
     return 2;
   }
   const std::string out_path = argv[1];
@@ -158,7 +262,7 @@ int main(int argc, char** argv) {
       std::perror("vm-steal: reading /proc/stat");
       return 1;
     }
-    text = synthesize(proc_stat, steal, online);
+    text = synthesize(proc_stat, &steal, {}, online);
     if (text.empty() || !write_file_atomically(out_path, text)) {
       complain("vm-steal: cannot write " + out_path + "\n");
       return 1;

@@ -1,0 +1,78 @@
+# shellcheck shell=dash disable=SC3043,SC2034,SC2154
+# The overcommit rig's guest side (docs/overcommit.md), run by tests/vm/guest/init as
+# /vm/scenario.sh with /vm/config (OC_* below) and tests/vm/guest/lib.sh.
+#   OC_PLAN        governors of the runs, in order ("none kernel none kernel")
+#   OC_CMD         the fixed work, run in the cpuset cgroup "bench" that prefcpud manages
+#   OC_DAEMON_ARGS extra prefcpud flags (--interval-ms, --high, --low)
+#   OC_ACCEL       tcg: steal comes from the host over /dev/ttyS2 (vm-steal --host-feed);
+#                  kvm: the kernel's own steal clock, /proc/stat as it is
+# Run K is two host signals: "G 2K-1" (every guest is idle: start prefcpud) and "G 2K" (every
+# daemon is up: start the work). Results go to /dev/ttyS1 as "RUN K ..." and "JSON K ..." lines.
+OC_FEED_DEV=/dev/ttyS2
+OC_GO_TIMEOUT=${OC_GO_TIMEOUT:-600}
+OC_DAEMON_CONFIG=/run/oc-prefcpud.toml
+
+# steal_ticks FILE: the aggregate steal of a /proc/stat, with builtins only.
+steal_ticks() {
+  local _cpu _u _n _s _i _io _irq _sirq st _rest
+  read -r _cpu _u _n _s _i _io _irq _sirq st _rest <"$1"
+  echo "$st"
+}
+# raw LINE: to the host only (long lines stay off the console).
+raw() { echo "$*" >"$VM_RESULTS"; }
+wait_go() {
+  wait_until "$OC_GO_TIMEOUT" test -e "$STEAL_CTL/go.$1" ||
+    { fail "go.$1" "no start signal from the host in ${OC_GO_TIMEOUT}s"; return 1; }
+}
+
+phase setup
+echo +cpuset >"$CG/cgroup.subtree_control"
+cg_make bench "$(online)"
+mkdir -p "$STEAL_CTL" "$STATE"
+vm-steal --host-feed "$OC_FEED_DEV" "$STEAL_FILE" "$STEAL_CTL" >"$VM_TMP/vm-steal.log" 2>&1 &
+echo $! >"$VM_TMP/vm-steal.pid"
+wait_until "$T_START" test -f "$STEAL_CTL/ready" ||
+  { fail feed.start "vm-steal --host-feed did not open $OC_FEED_DEV: $(cat "$VM_TMP/vm-steal.log")"; return 0; }
+if [ "$OC_ACCEL" = kvm ]; then
+  proc_stat=/proc/stat
+else
+  proc_stat="$STEAL_FILE"
+  wait_until "$T_START" test -f "$STEAL_FILE" ||
+    { fail feed.data "no run_delay line from the host in ${T_START}s"; return 0; }
+fi
+# Every sample of the longest run fits the history.
+echo "history_size = 20000" >"$OC_DAEMON_CONFIG"
+info "BOOTED $(online)"
+
+k=0
+for gov in $OC_PLAN; do
+  k=$(( k + 1 ))
+  wait_go $(( 2 * k - 1 )) || break
+  rm -f "$STATE/preferred" "$STATE/status.json"
+  # shellcheck disable=SC2086  # OC_DAEMON_ARGS is a list of flags
+  prefcpud --foreground --config "$OC_DAEMON_CONFIG" --governor "$gov" $OC_DAEMON_ARGS \
+    --state-dir "$STATE" --proc-stat "$proc_stat" --cgroup bench >"$VM_TMP/prefcpud.$k.log" 2>&1 &
+  DAEMON_PID=$!
+  echo "$DAEMON_PID" >"$VM_TMP/daemon.pid"
+  if ! wait_until "$T_START" test -s "$STATE/preferred"; then
+    fail "daemon.$k" "prefcpud did not start: $(tail -n 5 "$VM_TMP/prefcpud.$k.log")"
+    break
+  fi
+  info "READY $k"
+  wait_go $(( 2 * k )) || break
+  s0=$(steal_ticks "$proc_stat")
+  t0=$(now_ms)
+  # shellcheck disable=SC2016,SC2086  # $$ is the child's; OC_CMD is words
+  sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG/bench" $OC_CMD >"$VM_TMP/work.$k.log" 2>&1
+  rc=$?
+  t1=$(now_ms)
+  s1=$(steal_ticks "$proc_stat")
+  history="$(prefcpuctl history --json --state-dir "$STATE" | tr -d ' \n')"
+  status="$(prefcpuctl status --json --state-dir "$STATE" | tr -d ' \n')"
+  daemon_stop TERM
+  [ "$rc" = 0 ] || fail "work.$k" "$OC_CMD exited with $rc: $(tail -n 3 "$VM_TMP/work.$k.log")"
+  raw "JSON $k {\"history\":${history:-null},\"status\":${status:-null}}"
+  info "RUN $k $gov rc=$rc t0_ms=$t0 t1_ms=$t1 steal0=$s0 steal1=$s1 cpus=$(cpus count "$(online)")" \
+    "daemon_rc=$DAEMON_RC"
+done
+[ "$k" -gt 0 ] && pass overcommit.runs "$k runs"

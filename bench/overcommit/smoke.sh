@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The overcommit rig's ctest cases (tests/vm/CMakeLists.txt), each one short run of run.sh:
+#   smoke.sh feed BIN_DIR CACHE   1 guest, 2 vCPUs on 1 host CPU, 2 spinners, governor none:
+#                                 the host-fed steal must read near 50 % (40..70) in the guest
+#   smoke.sh 4x BIN_DIR CACHE     1 guest, 4 vCPUs on 1 host CPU, hackbench, none then kernel:
+#                                 baseline steal > 20 %, and prefcpud shrinks under kernel
+# Exit 0 passed, 1 failed, 77 skipped (no kernel and no way to fetch it, no QEMU, not built).
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+case_name="${1-}" bin_dir="${2-}" cache="${3-}"
+[ -n "$cache" ] || { echo "usage: $0 feed|4x BIN_DIR CACHE" >&2; exit 2; }
+# shellcheck source=tests/vm/host-lib.sh
+. "$here/../../tests/vm/host-lib.sh"
+skip() { echo "overcommit-smoke SKIP: $*"; exit 77; }
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed"
+command -v hackbench >/dev/null || skip "hackbench not installed (Debian package rt-tests)"
+for b in prefcpud prefcpuctl; do [ -x "$bin_dir/$b" ] || skip "$b not built in $bin_dir"; done
+mkdir -p "$cache"
+kernel="$(fetch_kernel "$cache")" || skip "$kernel"
+host_cpu="$(cut -d, -f1 </sys/devices/system/cpu/online | cut -d- -f1)"
+json="$(mktemp /tmp/prefcpu-overcommit-smoke.XXXXXX.json)"
+trap 'rm -f "$json"' EXIT
+# shellcheck disable=SC2054  # commas inside option values
+case "$case_name" in
+  feed) args=(--guests 1 --vcpus 2 --workload spin --governor none --quick) ;;
+  4x) args=(--guests 1 --vcpus 4 --workload hackbench --governor none,kernel --quick
+        --interval-ms 500) ;;
+  *) echo "$0: unknown case \"$case_name\": expected feed or 4x" >&2; exit 2 ;;
+esac
+"$here/run.sh" --bin-dir "$bin_dir" --cache "$cache" --host-cpus "$host_cpu" --run-timeout 120 \
+  --json "$json" "${args[@]}" || { echo "overcommit-smoke FAIL: run.sh failed"; exit 1; }
+python3 - "$case_name" "$json" <<'PY'
+import json, sys
+case, rows = sys.argv[1], json.load(open(sys.argv[2]))["results"]
+row = {r["governor"]: r for r in rows}
+failed = []
+def check(name, ok, detail):
+    print(f"overcommit-smoke {'PASS' if ok else 'FAIL'} {name}: {detail}")
+    if not ok: failed.append(name)
+if case == "feed":
+    s = row["none"]["steal_pct"]
+    check("feed.steal", 40 <= s <= 70, f"2 spinners on 2 vCPUs on 1 host CPU: steal {s} % (expected 40..70)")
+else:
+    s = row["none"]["steal_pct"]
+    check("4x.baseline_steal", s > 20, f"steal {s} % with governor none (expected > 20)")
+    k = row["kernel"]
+    check("4x.shrinks", k["shrinks"] > 0 and k["mean_preferred"] < 4,
+          f"governor kernel: {k['shrinks']} shrinks, mean preferred {k['mean_preferred']} of 4")
+sys.exit(1 if failed else 0)
+PY

@@ -1,0 +1,48 @@
+// The task executor: guest tasks' programs on vCPUs. Work progresses only while the vCPU holds a
+// pCPU (slower during cache refill); locks spin then block; pipes block writers when full and
+// readers when empty.
+#pragma once
+
+#include "sim/state.h"
+
+namespace prefcpu::sim {
+
+class GuestScheduler;
+
+class TaskExecutor {
+ public:
+  TaskExecutor(World& world, GuestScheduler& guest) : w_(world), guest_(guest) {}
+
+  // The vCPU holds a pCPU and its switch cost is paid: guest code runs.
+  bool executing(const Vcpu& v) const {
+    return v.host == HostState::kRunning && w_.now() >= v.exec_from;
+  }
+  // Books the work done since the last call on v's current task.
+  void advance(std::uint32_t v);
+  enum class StepResult : std::uint8_t { kArmed, kBlocked, kExited, kMoved };
+  // Runs task t on v until it needs time (armed), blocks or exits.
+  StepResult step(std::uint32_t v, std::uint32_t t);
+  void stop_spin(std::uint32_t t, std::uint32_t lock);
+  // vcpu_is_preempted(): the holder t just lost its pCPU.
+  void on_holder_preempted(std::uint32_t t);
+  void note_exit(Task& task);
+
+ private:
+  Ns work_between(const Vcpu& v, Ns from, Ns to) const;
+  Ns time_to_do(const Vcpu& v, Ns from, Ns work) const;
+  void poke(std::uint32_t v);
+  void next_op(Task& task);
+  void block_task(std::uint32_t t);
+  void list_push(List& list, std::uint32_t t);
+  void list_remove(List& list, std::uint32_t t);
+  std::uint32_t list_pop(List& list);
+  bool try_lock(std::uint32_t t, std::uint32_t lock);
+  void start_spin(std::uint32_t t, std::uint32_t lock);
+  void unlock(std::uint32_t t, std::uint32_t lock);
+  bool holder_preempted(const Lock& lock) const;
+
+  World& w_;
+  GuestScheduler& guest_;
+};
+
+}  // namespace prefcpu::sim

@@ -1,0 +1,50 @@
+// The guest scheduler of each VM: per-vCPU run queues, wakeup placement, newidle and periodic
+// balance, the guest tick and slice, and the merged kernel's preferred-CPU rules
+// (kernel-spec.md §3): fallback at wakeup, balance among preferred only, push at tick.
+#pragma once
+
+#include "sim/state.h"
+
+namespace prefcpu::sim {
+
+class HostScheduler;
+class TaskExecutor;
+
+class GuestScheduler {
+ public:
+  GuestScheduler(World& world, HostScheduler& host, TaskExecutor& exec)
+      : w_(world), host_(host), exec_(exec) {}
+
+  const VcpuMask& allowed(const Task& t) const;
+  // Queues a runnable task on v and gets v going if it is not. `waker` pays the IPI, if any.
+  void enqueue_task(std::uint32_t v, std::uint32_t t, std::uint32_t waker);
+  // A blocked task becomes runnable on the vCPU select_task_rq() picks.
+  void wake_task(std::uint32_t t, std::uint32_t waker);
+  // Runs the guest on an executing vCPU until its current task needs time, or it goes idle.
+  void run(std::uint32_t v);
+  // sched_tick() on an executing vCPU: push off a non-preferred vCPU, slice expiry, balance.
+  void tick(std::uint32_t v);
+  void arm_tick(std::uint32_t v);
+
+  // Events.
+  void on_tick(std::uint32_t v, std::uint32_t gen);
+  void on_task_wake(std::uint32_t t, std::uint32_t gen);
+
+ private:
+  bool vcpu_idle(const Vcpu& v) const;
+  std::uint32_t select_vcpu(const Task& t);
+  std::uint32_t fallback_vcpu(const Task& t) const;
+  void rq_push_tail(std::uint32_t v, std::uint32_t t);
+  void rq_remove(std::uint32_t v, std::uint32_t t);
+  std::uint32_t rq_pop_head(std::uint32_t v);
+  void update_masks(std::uint32_t v);
+  bool pull_tasks(std::uint32_t v, std::uint32_t want);
+  void nohz_kick(std::uint32_t v);
+  void drop_current(std::uint32_t v);
+
+  World& w_;
+  HostScheduler& host_;
+  TaskExecutor& exec_;
+};
+
+}  // namespace prefcpu::sim

@@ -1,0 +1,60 @@
+// The host scheduler: vCPU threads on pCPUs. A fair scheduler (one global queue ordered by
+// weighted vruntime), or a PowerVM-like dispatch window with per-VM entitlement. Steal is the time
+// a vCPU spends runnable on this queue.
+#pragma once
+
+#include "sim/state.h"
+
+namespace prefcpu::sim {
+
+class GuestScheduler;
+class TaskExecutor;
+
+class HostScheduler {
+ public:
+  HostScheduler(World& world, GuestScheduler& guest, TaskExecutor& exec)
+      : w_(world), guest_(guest), exec_(exec) {}
+
+  // Arms the first dispatch window (dispatch-window host).
+  void start();
+  // A halted vCPU has something to do (a queued task, an IPI).
+  void wake(std::uint32_t v);
+  // The guest on v has nothing to run: poll for a while if nobody else wants the pCPU, else halt.
+  void idle(std::uint32_t v);
+  // A wakeup inside v's poll window: v resumes on its pCPU with no switch. False if not polling.
+  bool resume_polling(std::uint32_t v);
+  // Steal of one vCPU up to now, exactly: closed waits plus the open one.
+  Ns steal_ns(std::uint32_t v) const;
+
+  // Events.
+  void on_slice(std::uint32_t p, std::uint32_t gen);
+  void on_poll_end(std::uint32_t v, std::uint32_t gen);
+  void on_resume(std::uint32_t v, std::uint32_t gen);
+  void on_window();
+  void on_budget(std::uint32_t vm, std::uint32_t gen);
+
+ private:
+  std::uint64_t key_class(const Vcpu& v) const;
+  bool before(std::uint32_t a, std::uint32_t b) const;
+  void queue_push(std::uint32_t v);
+  std::uint32_t queue_pop();
+  void queue_rebuild();
+  void enqueue(std::uint32_t v);
+  void dispatch(std::uint32_t p, std::uint32_t v);
+  void stop_running(std::uint32_t v);
+  void preempt(std::uint32_t v);
+  void halt(std::uint32_t v);
+  void pcpu_freed(std::uint32_t p);
+  void displace(std::uint32_t v);
+  std::uint32_t worst_running() const;
+  void budget_update(Vm& vm);
+  void budget_arm(std::uint32_t vm);
+  void preempt_for_entitled();
+  void arm_slice(std::uint32_t p);
+
+  World& w_;
+  GuestScheduler& guest_;
+  TaskExecutor& exec_;
+};
+
+}  // namespace prefcpu::sim

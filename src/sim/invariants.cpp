@@ -1,0 +1,171 @@
+// The model's invariants, checked in test builds (RunConfig::check_invariants): after every event,
+// the clock never goes back (Simulation::run_until), every vCPU is in exactly one host state and
+// place, time adds up, and every running task is where its vCPU says; every task's place on run
+// queues and wait lists is checked after every event in runs of up to 64 tasks, and every
+// tasks/64 events in larger ones (it costs O(tasks)), and at the end of every run.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "sim/sim.h"
+
+namespace prefcpu::sim {
+
+namespace {
+
+constexpr std::array<HostState, kHostStates> kAllHostStates{
+    HostState::kHalted, HostState::kWaiting, HostState::kRunning, HostState::kPolling};
+
+// Counts how often each task sits on the lists of one kind, and checks the lists' sizes.
+std::string count_list(const std::vector<Task>& tasks, const List& list, Links Task::*links,
+                       std::vector<std::uint32_t>& count, std::string_view what) {
+  std::uint32_t seen = 0;
+  for (std::uint32_t t = list.head; t != kNone; t = (tasks[t].*links).next) {
+    if (++seen > tasks.size()) return fmt::format("{} has a cycle", what);
+    ++count[t];
+  }
+  if (seen != list.size) return fmt::format("{} holds {} tasks but says {}", what, seen, list.size);
+  return {};
+}
+
+}  // namespace
+
+std::string Simulation::check_invariants(bool with_tasks) const {
+  const Ns now = w_.now();
+  std::vector<std::uint32_t> as_current(with_tasks ? w_.tasks.size() : 0, 0);
+  std::vector<std::uint32_t> in_host_queue(w_.vcpus.size(), 0);
+  for (std::uint32_t v : w_.host_queue) ++in_host_queue[v];
+  std::uint32_t polling = 0;
+  Ns on_pcpu = 0;
+  std::vector<Ns> vm_running(w_.vms.size(), 0);
+  for (std::uint32_t v = 0; v < w_.vcpus.size(); ++v) {
+    const Vcpu& vc = w_.vcpus[v];
+    bool on_cpu = vc.host == HostState::kRunning || vc.host == HostState::kPolling;
+    if (on_cpu != (vc.pcpu != kNone && w_.pcpus[vc.pcpu].current == v)) {
+      return fmt::format("vCPU {} is in host state {} but pCPU {}", v, static_cast<int>(vc.host),
+                         vc.pcpu == kNone ? -1 : static_cast<int>(vc.pcpu));
+    }
+    if ((vc.host == HostState::kWaiting) != (in_host_queue[v] == 1) || in_host_queue[v] > 1) {
+      return fmt::format("vCPU {} in host state {} is {} times on the host queue", v,
+                         static_cast<int>(vc.host), in_host_queue[v]);
+    }
+    if (vc.host == HostState::kPolling) ++polling;
+    Ns total = 0;
+    for (HostState s : kAllHostStates) total += time_in(vc, s, now);
+    if (total != now)
+      return fmt::format("vCPU {}: time in host states {} != clock {}", v, total, now);
+    on_pcpu += time_in(vc, HostState::kRunning, now) + time_in(vc, HostState::kPolling, now);
+    vm_running[vc.vm] += time_in(vc, HostState::kRunning, now);
+    if (vc.current != kNone) {
+      if (with_tasks) ++as_current[vc.current];
+      const Task& task = w_.tasks[vc.current];
+      if (task.state != TaskState::kRunning || task.vcpu != v) {
+        return fmt::format("vCPU {} runs task {}, which is in state {} on vCPU {}", v, vc.current,
+                           static_cast<int>(task.state), task.vcpu);
+      }
+    }
+    const Vm& vm = w_.vms[vc.vm];
+    if (vm.idle.test(vc.local) != (vc.current == kNone && vc.rq.size == 0) ||
+        vm.queued.test(vc.local) != (vc.rq.size != 0)) {
+      return fmt::format("vCPU {}: the VM's idle/queued masks disagree with its run queue", v);
+    }
+  }
+  if (polling != w_.polling) {
+    return fmt::format("{} vCPUs poll but the host counts {}", polling, w_.polling);
+  }
+  if (on_pcpu > static_cast<Ns>(w_.pcpus.size()) * now) {
+    return fmt::format("vCPUs held pCPUs for {} ns, more than {} pCPUs x {} ns", on_pcpu,
+                       w_.pcpus.size(), now);
+  }
+  for (std::uint32_t p = 0; p < w_.pcpus.size(); ++p) {
+    std::uint32_t cur = w_.pcpus[p].current;
+    if ((cur == kNone) != w_.idle_pcpus.test(p) || (cur != kNone && w_.vcpus[cur].pcpu != p)) {
+      return fmt::format("pCPU {} and its vCPU {} disagree", p, cur);
+    }
+  }
+  for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
+    const VmStats& s = w_.vms[i].stats;
+    if (s.work_ns + s.spin_ns + s.overhead_ns > vm_running[i]) {
+      return fmt::format("vm {} executed {} ns of work, spin and overhead in {} ns on pCPUs", i,
+                         s.work_ns + s.spin_ns + s.overhead_ns, vm_running[i]);
+    }
+  }
+  return with_tasks ? check_task_places(as_current) : std::string();
+}
+
+// Every task is in exactly one place that matches its state: O(tasks), so run less often.
+std::string Simulation::check_task_places(const std::vector<std::uint32_t>& as_current) const {
+  std::vector<std::uint32_t> on_rq(w_.tasks.size(), 0);
+  std::vector<std::uint32_t> on_wait(w_.tasks.size(), 0);
+  for (std::uint32_t v = 0; v < w_.vcpus.size(); ++v) {
+    const Vcpu& vc = w_.vcpus[v];
+    if (auto bad = count_list(w_.tasks, vc.rq, &Task::rq_link, on_rq,
+                              fmt::format("the run queue of vCPU {}", v));
+        !bad.empty()) {
+      return bad;
+    }
+    for (std::uint32_t t = vc.rq.head; t != kNone; t = w_.tasks[t].rq_link.next) {
+      if (w_.tasks[t].state != TaskState::kRunnable || w_.tasks[t].vcpu != v) {
+        return fmt::format("task {} is on vCPU {}'s run queue in state {}", t, v,
+                           static_cast<int>(w_.tasks[t].state));
+      }
+    }
+  }
+  for (std::uint32_t i = 0; i < w_.locks.size(); ++i) {
+    const Lock& lock = w_.locks[i];
+    for (const List* list : {&lock.spinners, &lock.blocked}) {
+      if (auto bad = count_list(w_.tasks, *list, &Task::wq_link, on_wait,
+                                fmt::format("a wait list of lock {}", i));
+          !bad.empty()) {
+        return bad;
+      }
+    }
+    if (lock.owner != kNone && w_.tasks[lock.owner].held_lock != i) {
+      return fmt::format("lock {} is owned by task {}, which holds {}", i, lock.owner,
+                         w_.tasks[lock.owner].held_lock);
+    }
+  }
+  for (std::uint32_t i = 0; i < w_.pipes.size(); ++i) {
+    const Pipe& pipe = w_.pipes[i];
+    if (pipe.count > pipe.capacity) return fmt::format("pipe {} holds more than it can", i);
+    for (const List* list : {&pipe.readers, &pipe.writers}) {
+      if (auto bad = count_list(w_.tasks, *list, &Task::wq_link, on_wait,
+                                fmt::format("a wait list of pipe {}", i));
+          !bad.empty()) {
+        return bad;
+      }
+    }
+  }
+  for (std::uint32_t t = 0; t < w_.tasks.size(); ++t) {
+    const Task& task = w_.tasks[t];
+    std::uint32_t rq = on_rq[t];
+    std::uint32_t cur = as_current[t];
+    std::uint32_t wait = on_wait[t];
+    bool ok = false;
+    switch (task.state) {
+      case TaskState::kRunning:
+        ok = cur == 1 && rq == 0 && wait == (task.spinning ? 1U : 0U);
+        break;
+      case TaskState::kRunnable:
+        ok = rq == 1 && cur == 0 && wait == 0 && !task.spinning;
+        break;
+      case TaskState::kBlocked:
+        ok = rq == 0 && cur == 0 && wait <= 1 && !task.spinning;
+        break;
+      case TaskState::kDone:
+        ok = rq == 0 && cur == 0 && wait == 0 && task.held_lock == kNone;
+        break;
+    }
+    if (!ok) {
+      return fmt::format("task {} in state {} is current {}x, queued {}x, waiting {}x", t,
+                         static_cast<int>(task.state), cur, rq, wait);
+    }
+    if (task.held_lock != kNone && w_.locks[task.held_lock].owner != t) {
+      return fmt::format("task {} holds lock {}, owned by {}", t, task.held_lock,
+                         w_.locks[task.held_lock].owner);
+    }
+  }
+  return {};
+}
+
+}  // namespace prefcpu::sim

@@ -1,0 +1,219 @@
+// The state of one simulated host and its guests, shared by the three parts that act on it: the
+// host scheduler (host.h), the guest scheduler (guest.h) and the task executor (exec.h). World
+// owns it; the parts own no state of their own but their rules.
+#pragma once
+
+#include <array>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/steal_monitor.h"
+#include "sim/event_queue.h"
+#include "sim/params.h"
+#include "sim/rng.h"
+#include "sim/vcpu_mask.h"
+
+namespace prefcpu::sim {
+
+inline constexpr std::uint32_t kNone = UINT32_MAX;
+inline constexpr Ns kNever = std::numeric_limits<Ns>::max();
+
+enum class HostState : std::uint8_t { kHalted, kWaiting, kRunning, kPolling };
+inline constexpr std::size_t kHostStates = 4;
+enum class TaskState : std::uint8_t { kRunnable, kRunning, kBlocked, kDone };
+enum class OpKind : std::uint8_t { kCompute, kLock, kUnlock, kPipeWrite, kPipeRead, kSleep, kExit };
+
+struct Op {
+  OpKind kind = OpKind::kExit;
+  std::uint32_t object = 0;  // lock or pipe id
+  Ns ns = 0;                 // compute or sleep length
+};
+
+struct List {
+  std::uint32_t head = kNone;
+  std::uint32_t tail = kNone;
+  std::uint32_t size = 0;
+};
+
+// A task's place on one List: the task indices of its neighbours there.
+struct Links {
+  std::uint32_t next = kNone;
+  std::uint32_t prev = kNone;
+};
+
+struct Task {
+  std::uint32_t vm = 0;
+  std::uint32_t local = 0;  // index within its workload, which keeps the task's program state
+  TaskState state = TaskState::kRunnable;
+  std::uint32_t vcpu = kNone;  // global vCPU id where queued or running
+  std::uint32_t prev_vcpu = kNone;
+  Op op;
+  bool has_op = false;
+  Ns remaining = 0;  // compute left in op
+  Ns overhead = 0;   // guest switch / IPI cost to execute before the op continues
+  Ns spin_left = 0;
+  bool spinning = false;
+  Op retry;  // a pipe op to redo after re-taking the pipe lock
+  bool has_retry = false;
+  std::uint32_t held_lock = kNone;
+  Ns slice_exec = 0;
+  std::uint32_t affinity = 0;  // 0: every vCPU; else index into Vm::affinities
+  Links rq_link;               // on its vCPU's run queue
+  Links wq_link;  // on a wait queue: a lock's spinners or blocked, a pipe's readers or writers
+  std::uint32_t sleep_gen = 0;
+};
+
+struct Vcpu {
+  std::uint32_t vm = 0;
+  std::uint32_t local = 0;
+  HostState host = HostState::kHalted;  // changed only by set_host_state()
+  Ns state_since = 0;
+  std::array<Ns, kHostStates> state_ns{};  // closed time in each HostState
+  std::uint32_t pcpu = kNone;
+  std::uint32_t last_pcpu = kNone;
+  Ns run_start = 0;  // dispatch time: the open run's vruntime is charged from here
+  std::uint64_t vruntime = 0;
+  Ns exec_from = 0;
+  Ns refill_until = 0;
+  Ns accounted_to = 0;
+  Ns armed_end = kNever;
+  std::uint32_t gen = 0;
+  std::uint32_t tick_gen = 0;
+  bool tick_armed = false;
+  bool tick_pending = false;
+  bool wake_pending = false;
+  bool idle_balance = false;  // kicked for a nohz idle balance
+  std::uint32_t current = kNone;
+  std::uint32_t last_task = kNone;
+  List rq;
+  Ns next_balance = 0;
+};
+
+// Time v has spent in `state` up to now, the open period included.
+inline Ns time_in(const Vcpu& v, HostState state, Ns now) {
+  Ns closed = v.state_ns[static_cast<std::size_t>(state)];
+  return v.host == state ? closed + (now - v.state_since) : closed;
+}
+
+// Every host state change goes through here, so the time in each state adds up to the clock.
+inline void set_host_state(Vcpu& v, HostState state, Ns now) {
+  v.state_ns[static_cast<std::size_t>(v.host)] += now - v.state_since;
+  v.state_since = now;
+  v.host = state;
+}
+
+struct Pcpu {
+  std::uint32_t current = kNone;
+  std::uint32_t last = kNone;
+  std::uint32_t gen = 0;
+};
+
+struct Lock {
+  std::uint32_t owner = kNone;
+  List spinners;
+  List blocked;
+};
+
+struct Pipe {
+  std::uint32_t count = 0;
+  std::uint32_t capacity = 1;
+  std::uint32_t lock = kNone;
+  List readers;
+  List writers;
+};
+
+struct VmStats {
+  std::uint64_t units = 0;  // messages read, transactions, chunks
+  Ns work_ns = 0;           // useful task compute
+  Ns spin_ns = 0;
+  Ns overhead_ns = 0;
+  std::uint64_t holder_preemptions = 0;
+  std::uint64_t host_preemptions = 0;
+  std::uint64_t host_switches = 0;
+  std::uint64_t halts = 0;
+  std::uint64_t pushes = 0;
+  std::uint64_t pulls = 0;
+  std::uint64_t shrinks = 0;
+  std::uint64_t grows = 0;
+  std::uint64_t lock_blocks = 0;
+};
+
+struct TimeseriesRow {
+  std::uint32_t vm = 0;
+  Ns t_ns = 0;
+  double steal_pct = 0;
+  std::uint32_t preferred = 0;
+  double throughput = 0;  // metric units per second over the interval
+};
+
+class Workload;
+
+struct Vm {
+  std::string name;
+  std::uint32_t vcpus = 0;
+  std::uint32_t first_vcpu = 0;
+  std::uint32_t weight = 1024;
+  GuestParams guest;
+  Ns tick_ns = 4'000'000;
+  VcpuMask preferred;
+  VcpuMask idle;    // guest-idle: no current task, empty run queue
+  VcpuMask queued;  // run queue not empty
+  VcpuMask all;
+  std::vector<VcpuMask> affinities{VcpuMask()};
+  WorkloadKind kind = WorkloadKind::kIdle;
+  std::unique_ptr<Workload> workload;
+  std::unique_ptr<StealMonitor> monitor;
+  CpuSet online;  // every vCPU: the Sample's online set
+  Knobs knobs;
+  std::string governor;
+  Rng rng{0};
+  std::uint32_t tasks_alive = 0;
+  bool finite = false;
+  Ns done_at = -1;
+  bool kick_outstanding = false;
+  // dispatch-window host
+  Ns budget_ns = 0;
+  Ns used_ns = 0;
+  Ns used_updated = 0;
+  std::uint32_t running = 0;
+  bool entitled = true;
+  std::uint32_t budget_gen = 0;
+  // sampling
+  Ns governor_phase_ns = 0;  // first sample; later ones every interval_ms
+  Ns last_sample_ns = 0;
+  std::uint64_t last_units = 0;
+  Ns last_work_ns = 0;
+  Ns pref_since = 0;
+  std::uint32_t pref_count = 0;
+  Ns pref_area = 0;  // preferred vCPUs x ns, integer so the mean does not depend on long double
+  VmStats stats;
+};
+
+// Everything a run changes. One instance per Simulation.
+struct World {
+  HostParams host;
+  EventQueue queue;
+  std::vector<Vm> vms;
+  std::vector<Vcpu> vcpus;
+  std::vector<Pcpu> pcpus;
+  std::vector<Task> tasks;
+  std::vector<Lock> locks;
+  std::vector<Pipe> pipes;
+  std::vector<std::uint32_t> host_queue;  // heap of waiting vCPUs
+  VcpuMask idle_pcpus;                    // pCPUs with nothing on them
+  std::vector<TimeseriesRow> timeseries;
+  std::uint64_t min_vruntime = 0;
+  std::uint32_t polling = 0;      // vCPUs in HostState::kPolling
+  std::uint32_t finite_left = 0;  // finite workloads not yet done
+  bool stop = false;
+  std::string fault;  // why the run stopped early on a broken model or program; empty if not
+
+  Ns now() const { return queue.now(); }
+  void schedule(Ns time, EventKind kind, std::uint32_t target, std::uint32_t gen) {
+    queue.schedule(time, kind, target, gen);
+  }
+};
+
+}  // namespace prefcpu::sim
