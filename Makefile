@@ -5,13 +5,14 @@ BUILD_PACKAGES := cmake g++ make pkg-config libfmt-dev nlohmann-json3-dev libcli
                   libtomlplusplus-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev \
                   prometheus-cpp-dev
 RUN_PACKAGES   := $(BUILD_PACKAGES) util-linux
+# make deb: dpkg-buildpackage, debhelper and lintian (TEST_PACKAGES uses it, so it comes first).
+DEB_PACKAGES   := $(BUILD_PACKAGES) debhelper dpkg-dev lintian cpio
 TEST_PACKAGES  := $(BUILD_PACKAGES) util-linux procps irqbalance gnuplot-nox curl \
-                  qemu-system-x86 busybox-static cpio kmod zstd rt-tests \
+                  qemu-system-x86 busybox-static cpio kmod zstd rt-tests python3 \
                   mmdebstrap $(filter-out $(BUILD_PACKAGES),$(DEB_PACKAGES))
 LINT_PACKAGES  := $(BUILD_PACKAGES) clang-format clang-tidy
-DEB_PACKAGES   := $(BUILD_PACKAGES) debhelper dpkg-dev lintian cpio
 # The overcommit rig (bench/overcommit): the VM rig plus the guests' workloads.
-RIG_PACKAGES   := $(TEST_PACKAGES) sysbench sqlite3 python3
+RIG_PACKAGES   := $(TEST_PACKAGES) sysbench sqlite3
 FUZZ_PACKAGES  := $(BUILD_PACKAGES) clang-14 libclang-rt-14-dev
 
 JOBS      ?= $(shell nproc)

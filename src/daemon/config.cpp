@@ -47,9 +47,13 @@ Result<Config> load_config_file(const std::filesystem::path& path, bool required
   if (type == std::filesystem::file_type::not_found) {
     return make_error("cannot read config file {}: no such file", path.string());
   }
-  if (type != std::filesystem::file_type::regular) {
-    return make_error("cannot read config file {}: it is not a regular file (expected a TOML file)",
-                      path.string());
+  // A character device is allowed: `--config /dev/null` is the usual way to say "no file".
+  if (type != std::filesystem::file_type::regular &&
+      type != std::filesystem::file_type::character) {
+    return make_error(
+        "cannot read config file {}: it is not a regular file (expected a TOML file, or /dev/null "
+        "for none)",
+        path.string());
   }
   std::ifstream in(path);
   if (!in) {

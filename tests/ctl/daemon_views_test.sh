@@ -14,18 +14,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-failures=0
-
-check() {  # check NAME CONDITION...
-  local name="$1"
-  shift
-  if "$@"; then
-    echo "PASS $name"
-  else
-    echo "FAIL $name"
-    failures=$((failures + 1))
-  fi
-}
+# shellcheck source=tests/support/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/check.sh"
 
 wait_for() {  # wait_for SECONDS CONDITION...: polls every 0.1 s
   local deadline=$((SECONDS + $1))
@@ -128,7 +118,7 @@ printf 'metrics_listen = "127.0.0.1:80x"\n' >"$tmp/bad.toml"
 "$prefcpud" --foreground --dry-run --config "$tmp/bad.toml" --state-dir "$tmp/state3" \
   --proc-stat "$tmp/stat" --sysfs-root "$tmp/sys" --proc-root "$tmp/proc" >"$tmp/log4" 2>&1
 check "malformed in the config: exit 2" test $? -eq 2
-check "malformed in the config: names the file" grep -q "bad.toml: invalid metrics address" "$tmp/log4"
+check "malformed in the config: names the file" grep -qE "bad.toml(:[0-9]+)?: invalid metrics address" "$tmp/log4"
 
 kill -TERM "$daemon"
 wait "$daemon"

@@ -5,18 +5,8 @@ ctl="$1"
 traces="$2"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-check() {  # check NAME CONDITION...
-  local name="$1"
-  shift
-  if "$@"; then
-    echo "PASS $name"
-  else
-    echo "FAIL $name"
-    failures=$((failures + 1))
-  fi
-}
+# shellcheck source=tests/support/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/check.sh"
 
 # One JSON line per record, first the baseline, mask back to full at the end.
 "$ctl" replay "$traces/example-16cpu-smt2.trace" >"$tmp/out" 2>"$tmp/err"

@@ -119,6 +119,12 @@ TEST(CgroupName, TheConfigFileRefusesANulOrDotName) {
   EXPECT_FALSE(parse_config("cgroups = [\".\"]\n", "f.toml").ok());
 }
 
+TEST(ConfigFile, DevNullIsAnEmptyConfig) {
+  auto config = load_config_file("/dev/null", true);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->knobs.interval_ms, Config{}.knobs.interval_ms);
+}
+
 TEST(ConfigFile, ADirectoryIsRefusedNotReadAsEmpty) {
   FixtureTree tree;
   tree.dir("etc/prefcpud.toml");

@@ -87,6 +87,12 @@ TEST(PidStat, CountsFieldsFromTheLastParenthesis) {
   EXPECT_EQ(stat->processor, 3U);
   EXPECT_FALSE(stat->kernel_thread());
   EXPECT_FALSE(parse_pid_stat("12 (x) S 1 2 3").ok());
+  // A PID is positive (fuzz_pid_stat found "-42 (a) ..." taken as PID -42).
+  std::string negative = text;
+  negative.replace(0, 4, "-42");
+  auto refused = parse_pid_stat(negative);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("above 0"), std::string::npos) << refused.error().message;
 }
 
 TEST(PidStatus, ReadsTgidAndAllowedCpus) {

@@ -30,8 +30,10 @@ Result<PidStat> parse_pid_stat(std::string_view text) {
     return make_error("/proc/PID/stat \"{}\" has no \"(comm)\" field", text.substr(0, 64));
   }
   PidStat stat;
-  if (!parse_number(trim(text.substr(0, open)), stat.pid)) {
-    return make_error("/proc/PID/stat \"{}\" does not start with a PID", text.substr(0, 64));
+  // A PID is positive: "-42 (a) ..." is not a task (found by fuzz_pid_stat).
+  if (!parse_number(trim(text.substr(0, open)), stat.pid) || stat.pid <= 0) {
+    return make_error("/proc/PID/stat \"{}\" does not start with a PID (a number above 0)",
+                      text.substr(0, 64));
   }
   // Fields after comm, numbered from 3 (state) as in proc(5).
   std::vector<std::string_view> fields;
