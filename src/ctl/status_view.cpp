@@ -20,7 +20,12 @@ const nlohmann::json& get(const nlohmann::json& object, const char* key) {
 std::string irq_list(const nlohmann::json& numbers) {
   if (!numbers.is_array() || numbers.empty()) return "";
   std::string out;
-  for (const auto& irq : numbers) out += (out.empty() ? "" : " ") + text(irq);
+  // Appended piecewise: GCC 12 at -O3 takes `"x" + std::string&&` for an overlapping memcpy
+  // (-Wrestrict, GCC bug 105329) and the package build fails.
+  for (const auto& irq : numbers) {
+    if (!out.empty()) out += ' ';
+    out += text(irq);
+  }
   return " (" + out + ")";
 }
 
@@ -30,7 +35,8 @@ std::string scalars(const nlohmann::json& object) {
   if (!object.is_object()) return text(object);
   for (const auto& [key, value] : object.items()) {
     if (value.is_structured()) continue;
-    out += (out.empty() ? "" : ", ") + key + " " + text(value);
+    if (!out.empty()) out += ", ";
+    out += key + " " + text(value);
   }
   return out;
 }

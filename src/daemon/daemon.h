@@ -94,8 +94,9 @@ class Daemon {
   const std::optional<std::string>& fatal() const { return fatal_; }
   // One line for sd_notify's STATUS=.
   std::string summary() const;
-  // What confines the cgroups; status.json's "backend" and the metrics' label.
-  std::string_view backend() const { return "cgroupfs"; }
+  // What confines the cgroups (derived from the actuators: "systemd" when the unit actuator
+  // runs, else "cgroupfs"); status.json's "backend" and the metrics' label.
+  std::string_view backend() const;
   const Metrics& metrics() const { return metrics_; }
 
  private:

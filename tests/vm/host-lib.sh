@@ -289,7 +289,7 @@ find_deb() {
 # previous_deb DEB OUT: the same package as version VERSION~prev, to test an upgrade.
 previous_deb() {
   local deb="$1" out="$2" tmp version
-  tmp="$(mktemp -d)"
+  tmp="$(mktemp -d "$(dirname "$out")/previous.XXXXXX")"  # in the run's work tree, not /tmp
   dpkg-deb -R "$deb" "$tmp/pkg"
   version="$(sed -n 's/^Version: //p' "$tmp/pkg/DEBIAN/control")"
   sed -i "s/^Version: .*/Version: $version~prev/" "$tmp/pkg/DEBIAN/control"

@@ -68,6 +68,7 @@ cat >/etc/prefcpu/prefcpud.toml <<CONF
 interval_ms = $VM_INTERVAL_MS
 high_threshold = $VM_HIGH
 low_threshold = $VM_LOW
+metrics_listen = "127.0.0.1:9747"
 CONF
 mkdir -p /etc/systemd/system/prefcpud.service.d
 cat >/etc/systemd/system/prefcpud.service.d/vmtest.conf <<CONF
@@ -101,6 +102,17 @@ check shrink.preferred wait_preferred 0-1
 confined shrink 0-1
 expect_eq shrink.pin_inside "$(affinity "$pin_in")" 1
 expect_eq shrink.pin_outside_falls_back "$(affinity "$pin_out")" 0-1
+
+phase metrics
+# The hardened unit must let the opt-in listener bind and serve (bash's /dev/tcp: no curl here).
+scrape() {
+  bash -c 'exec 3<>/dev/tcp/127.0.0.1/9747 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3' \
+    >"$VM_TMP/metrics" 2>&1
+}
+check metrics.scrape scrape
+check metrics.backend_label grep -q '^prefcpu_info{backend="systemd",governor="kernel",mode="enforce"} 1' "$VM_TMP/metrics"
+check metrics.preferred grep -q '^prefcpu_preferred_cpus 2$' "$VM_TMP/metrics"
+check status.backend status_has '"backend": "systemd"'
 
 phase daemon-reload
 systemctl daemon-reload
