@@ -288,10 +288,6 @@ Status Daemon::start() {
       !status) {
     return status;
   }
-  if (auto port = metrics_.port()) {
-    deps_.log.info("metrics: serving http://{}:{}/metrics",
-                   parse_metrics_address(config_.metrics_listen)->host, *port);
-  }
   if (auto status = recover_from_journal(); !status) return status;
   if (auto status = detect_mode(); !status) return status;
 
@@ -314,6 +310,11 @@ Status Daemon::start() {
   deps_.log.info("governor {}, interval_ms {}, high_threshold {}, low_threshold {}",
                  config_.governor, config_.knobs.interval_ms, config_.knobs.high_threshold,
                  config_.knobs.low_threshold);
+  // Logged here, not where it starts: the first line of enforcement is the backend and why.
+  if (auto port = metrics_.port()) {
+    deps_.log.info("metrics: serving http://{}:{}/metrics",
+                   parse_metrics_address(config_.metrics_listen)->host, *port);
+  }
   started_ns_ = deps_.clock.monotonic_ns();
   next_period_ns_ = started_ns_;
   started_ = true;

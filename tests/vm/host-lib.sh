@@ -245,7 +245,7 @@ fetch_rootfs() {
     echo "vm: building the Debian 12 systemd rootfs once into $dest (log: $log)" >&2
     rm -rf "$dir/rootfs.tmp" && mkdir -p "$dir/rootfs.tmp"
     # Docs, man pages and locales only weigh on every boot.
-    if ! timeout 900 mmdebstrap --variant=minbase --include="${VM_ROOTFS_PACKAGES// /,}" \
+    if ! with_low_fds timeout 900 mmdebstrap --variant=minbase --include="${VM_ROOTFS_PACKAGES// /,}" \
         --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
         --dpkgopt='path-exclude=/usr/share/locale/*' \
         bookworm "$dir/rootfs.tmp/root.tar" ${sources:+"$sources"} >"$log" 2>&1; then
@@ -261,6 +261,20 @@ fetch_rootfs() {
   ) 9>"$dir/.rootfs.lock" || return 1
   [ -f "$dest" ] || { echo "the Debian 12 rootfs was not built, see $dir/rootfs-build.log"; return 1; }
   echo "$dest"
+}
+
+# with_low_fds CMD...: CMD with only stdin, stdout and stderr open. mmdebstrap gives apt the hook
+# "cat >&N" on its lowest free fd N, which dash refuses above 9 ("Bad fd number"); the callers'
+# locks (flock, the .rootfs.lock here) can hold enough fds to push N past it.
+with_low_fds() {
+  (
+    local fd
+    for fd in /proc/"$BASHPID"/fd/*; do
+      fd="${fd##*/}"
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+    done
+    exec "$@"
+  )
 }
 
 # rootfs_prepare ROOT: in the overlay, so the cached rootfs stays mmdebstrap's own: boot quicker
