@@ -4,6 +4,7 @@
 #   OC_PLAN        governors of the runs, in order ("none kernel none kernel")
 #   OC_CMD         the fixed work, run in the cpuset cgroup "bench" that prefcpud manages
 #   OC_DAEMON_ARGS extra prefcpud flags (--interval-ms, --high, --low)
+#   OC_ORACLE_CPUS the oracle arm's fixed preferred CPUs (this guest's share of the host)
 #   OC_ACCEL       tcg: steal comes from the host over /dev/ttyS2 (vm-steal --host-feed);
 #                  kvm: the kernel's own steal clock, /proc/stat as it is
 # Run K is two host signals: "G 2K-1" (every guest is idle: start prefcpud) and "G 2K" (every
@@ -18,6 +19,8 @@ steal_ticks() {
   read -r _cpu _u _n _s _i _io _irq _sirq st _rest <"$1"
   echo "$st"
 }
+# oc_preferred_is LIST: prefcpud has published LIST as its preferred CPUs.
+oc_preferred_is() { local p; read -r p <"$STATE/preferred" && [ "$p" = "$1" ]; }
 # raw LINE: to the host only (long lines stay off the console).
 raw() { echo "$*" >"$VM_RESULTS"; }
 wait_go() {
@@ -49,14 +52,24 @@ for gov in $OC_PLAN; do
   k=$(( k + 1 ))
   wait_go $(( 2 * k - 1 )) || break
   rm -f "$STATE/preferred" "$STATE/status.json"
+  # oracle: no governor; the work is confined to a fixed share of the host from the start.
+  daemon_gov=$gov
+  [ "$gov" = oracle ] && daemon_gov=none
   # shellcheck disable=SC2086  # OC_DAEMON_ARGS is a list of flags
-  prefcpud --foreground --config "$OC_DAEMON_CONFIG" --governor "$gov" $OC_DAEMON_ARGS \
+  prefcpud --foreground --config "$OC_DAEMON_CONFIG" --governor "$daemon_gov" $OC_DAEMON_ARGS \
     --state-dir "$STATE" --proc-stat "$proc_stat" --cgroup bench >"$VM_TMP/prefcpud.$k.log" 2>&1 &
   DAEMON_PID=$!
   echo "$DAEMON_PID" >"$VM_TMP/daemon.pid"
   if ! wait_until "$T_START" test -s "$STATE/preferred"; then
     fail "daemon.$k" "prefcpud did not start: $(tail -n 5 "$VM_TMP/prefcpud.$k.log")"
     break
+  fi
+  if [ "$gov" = oracle ]; then
+    if ! { prefcpuctl set-preferred --state-dir "$STATE" "$OC_ORACLE_CPUS" >"$VM_TMP/oracle.$k.log" 2>&1 &&
+      wait_until "$T_START" oc_preferred_is "$OC_ORACLE_CPUS"; }; then
+      fail "oracle.$k" "set-preferred $OC_ORACLE_CPUS: $(cat "$VM_TMP/oracle.$k.log")"
+      break
+    fi
   fi
   info "READY $k"
   wait_go $(( 2 * k )) || break

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2154,SC2015,SC2054,SC2016  # A && B || die; QEMU commas; sh -c scripts
 # The overcommit rig's host side: input checks, guests, the steal feeder, the barrier, cleanup.
 # Sourced by run.sh, whose variables (guests, vcpus, plan, work, ...) these functions read.
-OC_GOVERNORS="none kernel kernel-v2 ewma"
+OC_GOVERNORS="none kernel kernel-v2 ewma oracle"
 qemu_jobs=() feeder_pid=""
 
 die() { echo "overcommit: error: $*" >&2; exit 2; }
@@ -76,7 +76,7 @@ validate_config() {
   done
   [ -d "$bin_dir" ] || die "--bin-dir \"$bin_dir\" is not a directory (build with: make build)"
   bin_dir="$(cd "$bin_dir" && pwd)"
-  for w in prefcpud prefcpuctl $( ((simulate)) && echo prefcpu-sim); do
+  for w in prefcpud prefcpuctl $( ((simulate)) || [[ ",$governors," == *,oracle,* ]] && echo prefcpu-sim); do
     [ -x "$bin_dir/$w" ] || die "$w not found in --bin-dir $bin_dir (build with: make build)"
   done
   command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installed (Debian package qemu-system-x86)"
@@ -148,6 +148,15 @@ validate_guests() {
     die "--guests $guests x --mem $mem MB is more memory than the host has free ($avail_mb MB available)"
 }
 
+# oracle_shares: the oracle arm's static partition, "N1 N2 ...", from prefcpu-sim, which owns the
+# rule (src/sim/oracle.h): the host CPUs in proportion to the guests' vCPUs (every vCPU of these
+# workloads is busy), at least one each; each guest confines its work to its first N CPUs.
+oracle_shares() {
+  local -a host_cpu_array
+  read -r -a host_cpu_array <<<"$host_list"
+  "$bin_dir/prefcpu-sim" oracle --pcpus "${#host_cpu_array[@]}" --demand "$(IFS=,; echo "${vcpus[*]}")"
+}
+
 # build_guest I: the initramfs of guest I (its config: its plan, the work, the knobs).
 build_guest() {
   local i="$1" d="$work/${names[$1]}" plan_i="" gov args="" v=${vcpus[$1]} t=${threads[$1]}
@@ -156,6 +165,16 @@ build_guest() {
     [ -z "$backoff" ] || [[ ",$backoff," == *",${names[i]},"* ]] || gov=none
     plan_i="$plan_i $gov"
   done
+  local -a shares
+  local shares_text
+  if [[ " ${plan[*]} " == *" oracle "* ]]; then
+    shares_text="$(oracle_shares)" || die "prefcpu-sim oracle failed: $shares_text"
+    read -r -a shares <<<"$shares_text"
+  else
+    shares=("${vcpus[@]}")  # unused without the oracle arm
+  fi
+  local oracle_cpus=0
+  (( shares[i] == 1 )) || oracle_cpus="0-$(( shares[i] - 1 ))"
   [ -n "$interval" ] && args="$args --interval-ms $interval"
   [ -n "$high" ] && args="$args --high $high"
   [ -n "$low" ] && args="$args --low $low"
@@ -175,6 +194,7 @@ OC_PLAN='${plan_i# }'
 OC_CMD='$cmd'
 OC_DAEMON_ARGS='${args# }'
 OC_ACCEL=$accel
+OC_ORACLE_CPUS=$oracle_cpus
 OC_GO_TIMEOUT=$(( run_timeout + 300 ))"
   # shellcheck disable=SC2046  # a list of paths
   build_initramfs "$d/root" "$d/initrd.cpio" "$busybox" "$vm_steal" "$repo/tests/vm/guest" \
@@ -218,24 +238,64 @@ start_feeder() {
   feeder_pid=$!
 }
 
-# wait_all REGEX SECONDS WHAT: every guest's results have a line matching ^REGEX; a guest that
+# The guests' result lines, read incrementally: "I<TAB>line" for each complete non-JSON line of
+# guest I. Builtins only, from a kept fd: the poll runs on the host CPUs during the measured
+# work, and every fork or re-read there is steal the guests would see (docs/overcommit.md).
+seen=() result_fds=() result_tails=()
+read_results() {
+  local i="$1" fd line
+  if [ -z "${result_fds[i]:-}" ]; then
+    [ -f "$work/${names[i]}/results.log" ] || return 0
+    exec {fd}<"$work/${names[i]}/results.log"
+    result_fds[i]=$fd
+  fi
+  while :; do
+    if ! IFS= read -r -u "${result_fds[i]}" line; then
+      result_tails[i]+="$line"  # a line QEMU has not finished writing
+      return 0
+    fi
+    line="${result_tails[i]:-}$line"
+    result_tails[i]=""
+    line="${line%$'\r'}"
+    [[ "$line" == "JSON "* ]] || seen+=("$i"$'\t'"$line")
+  done
+}
+# has_line I GLOB: guest I has sent a result line matching GLOB.
+has_line() {
+  local entry
+  for entry in "${seen[@]}"; do
+    # shellcheck disable=SC2053  # $2 is a glob on purpose
+    [[ "$entry" == "$1"$'\t'$2 ]] && return 0
+  done
+  return 1
+}
+
+# nap SECONDS: sleep without forking sleep(1): a read that times out on a FIFO nobody writes.
+nap() {
+  if [ -z "${nap_fd:-}" ]; then
+    mkfifo "$work/.nap" && exec {nap_fd}<>"$work/.nap"
+  fi
+  read -r -t "$1" -u "$nap_fd" _ || true
+}
+
+# wait_all GLOB SECONDS WHAT: every guest has sent a result line matching GLOB; a guest that
 # fails a check, dies or misses the deadline stops the whole experiment, named.
 wait_all() {
-  local regex="$1" deadline=$(( SECONDS + $2 )) i d pending
+  local glob="$1" deadline=$(( SECONDS + $2 )) i pending
   while :; do
     pending=0
     for (( i = 0; i < guests; i++ )); do
-      d="$work/${names[i]}"
-      if grep -qE "^FAIL " "$d/results.log"; then
-        fail_guest "$i" "failed during $3: $(grep -E '^FAIL ' "$d/results.log" | head -n 1 | tr -d '\r')"
+      read_results "$i"
+      if has_line "$i" "FAIL *"; then
+        fail_guest "$i" "failed during $3: $(grep -E '^FAIL ' "$work/${names[i]}/results.log" | head -n 1 | tr -d '\r')"
       fi
-      tr -d '\r' <"$d/results.log" | grep -qE "^$regex" && continue
+      has_line "$i" "$glob" && continue
       pending=1
       kill -0 "${qemu_jobs[i]}" 2>/dev/null || fail_guest "$i" "died during $3 (QEMU exited)"
       (( SECONDS < deadline )) || fail_guest "$i" "hung: no end of $3 within $2 s; killed"
     done
     (( pending )) || return 0
-    sleep 0.2
+    nap 0.2
   done
 }
 
@@ -295,6 +355,7 @@ cleanup() {
   for job in "${qemu_jobs[@]}"; do kill -KILL "$job" 2>/dev/null; done
   [ -n "$feeder_pid" ] && wait "$feeder_pid" 2>/dev/null
   for job in "${qemu_jobs[@]}"; do wait "$job" 2>/dev/null; done
+  [ -n "${work:-}" ] && rm -f "$work/.nap"
   if [ -z "$keep" ] && [ -n "${work:-}" ] && [[ "$work" == /tmp/prefcpu-overcommit.* ]]; then
     rm -rf "$work"
   fi

@@ -22,7 +22,9 @@ usage: $0 [options]
   --threads T[,T2...]   SMT threads per core of each guest (default 1)
   --host-cpus LIST      host CPUs all the guests share (default: every online CPU)
   --workload NAME       $OC_WORKLOADS (default hackbench)
-  --governor A,B,...    the arms, run interleaved: none kernel kernel-v2 ewma (default none,kernel)
+  --governor A,B,...    the arms, run interleaved: none kernel kernel-v2 ewma oracle (default
+                        none,kernel); oracle: no governor, each guest's work confined from the
+                        start to its share of the host CPUs (the yardstick of issue 11)
   --backoff GUESTS      only these guests (g1,g2...) run the arm's governor; the others run none
   --high BP --low BP --interval-ms N   prefcpud knobs (default: prefcpud's, 500/200/1000)
   --repeat N            runs per arm (default 5; 1 with --quick)
@@ -105,16 +107,16 @@ started=$SECONDS
 for (( i = 0; i < guests; i++ )); do build_guest "$i"; done
 for (( i = 0; i < guests; i++ )); do boot_guest "$i"; done
 start_feeder
-wait_all "INFO BOOTED" 180 "boot"
+wait_all "INFO BOOTED*" 180 "boot"
 echo "overcommit: booted in $(( SECONDS - started ))s"
 for (( k = 1; k <= runs; k++ )); do
   send_all "G $(( 2 * k - 1 ))"
-  wait_all "INFO READY $k\$" 60 "run $k (${plan[k-1]}): prefcpud start"
+  wait_all "INFO READY $k" 60 "run $k (${plan[k-1]}): prefcpud start"
   send_all "G $(( 2 * k ))"
-  wait_all "INFO RUN $k " "$run_timeout" "run $k (${plan[k-1]})"
+  wait_all "INFO RUN $k *" "$run_timeout" "run $k (${plan[k-1]})"
   summarize_run "$k"
 done
-wait_all "END" 60 "power-off"
+wait_all "END*" 60 "power-off"
 wait_qemus 30
 echo "overcommit: $runs runs in $(( SECONDS - started ))s"
 report

@@ -2,8 +2,9 @@
 # The overcommit rig's ctest cases (tests/vm/CMakeLists.txt), each one short run of run.sh:
 #   smoke.sh feed BIN_DIR CACHE   1 guest, 2 vCPUs on 1 host CPU, 2 spinners, governor none:
 #                                 the host-fed steal must read near 50 % (40..70) in the guest
-#   smoke.sh 4x BIN_DIR CACHE     1 guest, 4 vCPUs on 1 host CPU, hackbench, none then kernel:
-#                                 baseline steal > 20 %, and prefcpud shrinks under kernel
+#   smoke.sh 4x BIN_DIR CACHE     1 guest, 4 vCPUs on 1 host CPU, hackbench, none, kernel, oracle:
+#                                 baseline steal > 20 %, prefcpud shrinks under kernel, and the
+#                                 oracle arm holds the guest's share (1 CPU) for the whole work
 # Exit 0 passed, 1 failed, 77 skipped (no kernel and no way to fetch it, no QEMU, not built).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,7 +24,7 @@ trap 'rm -f "$json"' EXIT
 # shellcheck disable=SC2054  # commas inside option values
 case "$case_name" in
   feed) args=(--guests 1 --vcpus 2 --workload spin --governor none --quick) ;;
-  4x) args=(--guests 1 --vcpus 4 --workload hackbench --governor none,kernel --quick
+  4x) args=(--guests 1 --vcpus 4 --workload hackbench --governor none,kernel,oracle --quick
         --interval-ms 500) ;;
   *) echo "$0: unknown case \"$case_name\": expected feed or 4x" >&2; exit 2 ;;
 esac
@@ -46,5 +47,7 @@ else:
     k = row["kernel"]
     check("4x.shrinks", k["shrinks"] > 0 and k["mean_preferred"] < 4,
           f"governor kernel: {k['shrinks']} shrinks, mean preferred {k['mean_preferred']} of 4")
+    o = row["oracle"]["mean_preferred"]
+    check("4x.oracle", abs(o - 1) < 0.01, f"oracle: mean preferred {o} (expected 1: the 1 host CPU)")
 sys.exit(1 if failed else 0)
 PY

@@ -19,14 +19,14 @@ const nlohmann::json& get(const nlohmann::json& object, const char* key) {
 
 std::string irq_list(const nlohmann::json& numbers) {
   if (!numbers.is_array() || numbers.empty()) return "";
-  std::string out;
-  // Appended piecewise: GCC 12 at -O3 takes `"x" + std::string&&` for an overlapping memcpy
-  // (-Wrestrict, GCC bug 105329) and the package build fails.
+  // Appended piece by piece: GCC 12's -Wrestrict misfires on `" (" + std::string&&` at -O2.
+  std::string out = " (";
   for (const auto& irq : numbers) {
-    if (!out.empty()) out += ' ';
+    if (out.size() > 2) out += ' ';
     out += text(irq);
   }
-  return " (" + out + ")";
+  out += ')';
+  return out;
 }
 
 // A generic actuator's scalar fields, as "key value, key value".
@@ -35,8 +35,7 @@ std::string scalars(const nlohmann::json& object) {
   if (!object.is_object()) return text(object);
   for (const auto& [key, value] : object.items()) {
     if (value.is_structured()) continue;
-    if (!out.empty()) out += ", ";
-    out += key + " " + text(value);
+    out += (out.empty() ? "" : ", ") + key + " " + text(value);
   }
   return out;
 }

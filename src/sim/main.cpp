@@ -1,11 +1,14 @@
-// prefcpu-sim: run a scenario with the baseline and a governor side by side, or list scenarios.
+// prefcpu-sim: run a scenario with the baseline and a governor side by side, list scenarios, or
+// print the oracle's static partition (the overcommit rig's --governor oracle asks for it).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
+#include "sim/oracle.h"
 #include "sim/plot.h"
 #include "sim/report.h"
 #include "sim/run.h"
@@ -49,7 +52,8 @@ int main(int argc, char** argv) {
   run->add_option("SCENARIO", scenario_name, "a built-in name (see `list`) or a TOML file")
       ->required();
   run->add_option("--governor", options.governor,
-                  "governor for every VM that does not pin one (default kernel)");
+                  "governor for every VM that does not pin one (default kernel); oracle: a "
+                  "fixed share of the host's pCPUs from the start, the yardstick");
   auto* interval_opt = run->add_option("--interval-ms", interval_ms, "steal_governor interval_ms");
   auto* high_opt = run->add_option("--high", high, "high_threshold in basis points");
   auto* low_opt = run->add_option("--low", low, "low_threshold in basis points");
@@ -58,6 +62,15 @@ int main(int argc, char** argv) {
   run->add_option("--timeseries", timeseries_path, "write per-interval samples as CSV");
   run->add_option("--plot", plot_path, "render steal, preferred and the change as a PNG");
   app.add_subcommand("list", "list the built-in scenarios");
+  std::uint32_t pcpus = 0;
+  std::vector<std::uint32_t> demand;
+  CLI::App* oracle = app.add_subcommand(
+      "oracle", "print each VM's share of the host under the oracle: pCPUs x demand / total");
+  oracle->add_option("--pcpus", pcpus, "host pCPUs")->required()->check(CLI::Range(1U, 65536U));
+  oracle->add_option("--demand", demand, "each VM's busy vCPUs, e.g. 4,4")
+      ->required()
+      ->delimiter(',')
+      ->check(CLI::Range(1U, 65536U));
 
   try {
     app.parse(argc, argv);
@@ -66,6 +79,11 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitBadInput;
   }
   if (app.got_subcommand("list")) return list_scenarios();
+  if (app.got_subcommand("oracle")) {
+    std::vector<std::uint32_t> shares = prefcpu::sim::oracle_shares(pcpus, demand);
+    fmt::print("{}\n", fmt::join(shares, " "));
+    return 0;
+  }
 
   if (*interval_opt) options.interval_ms = interval_ms;
   if (*high_opt) options.high_threshold = high;

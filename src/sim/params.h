@@ -113,8 +113,7 @@ struct Scenario {
   Knobs knobs;  // the steal_governor defaults 1000 / 500 / 200 (kernel-spec §1.4)
   // Each VM's first governor sample at a random phase of its interval: real guests' daemons do
   // not sample in lockstep. false: every VM samples at t = 0, k x interval (the old behaviour).
-  // Off by default: with it on, the reduced built-in runs never shrink (not yet understood).
-  bool random_governor_phase = false;
+  bool random_governor_phase = true;
   std::vector<CaseSpec> cases;
 };
 

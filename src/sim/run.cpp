@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "sim/oracle.h"
 #include "sim/workload.h"
 
 namespace prefcpu::sim {
@@ -98,7 +99,7 @@ Result<CaseResult> run_case(const Scenario& scenario, const CaseSpec& spec,
 }
 
 Result<Report> run_scenario(const Scenario& scenario, const RunOptions& options) {
-  if (auto governor = make_governor(options.governor); !governor) {
+  if (auto governor = make_sim_governor(options.governor); !governor) {
     return make_error("--governor: {}", governor.error().message);
   }
   Knobs knobs = scenario.knobs;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/governor.h"
+#include "sim/oracle.h"
 
 namespace prefcpu::sim {
 
@@ -320,7 +321,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
                         vm.vcpus, vm.guest.smt);
     }
     if (vm.governor) {
-      if (auto g = make_governor(*vm.governor); !g) {
+      if (auto g = make_sim_governor(*vm.governor); !g) {
         return make_error("{}: governor: {}", at, g.error().message);
       }
     }

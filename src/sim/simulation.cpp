@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "sim/oracle.h"
 #include "sim/sim.h"
 #include "sim/workload.h"
 
@@ -76,7 +77,7 @@ Status Simulation::setup(const RunConfig& config) {
     auto topology =
         parse_topology_spec(fmt::format("cores={},smt={}", vm.vcpus / vm.guest.smt, vm.guest.smt));
     if (!topology) return make_error("vm \"{}\": {}", vm.name, topology.error().message);
-    auto governor = make_governor(cfg.governor);
+    auto governor = make_sim_governor(cfg.governor);
     if (!governor) return make_error("vm \"{}\": {}", vm.name, governor.error().message);
     auto monitor =
         StealMonitor::create(*topology, cfg.knobs, std::move(*governor), vm.guest.user_hz);
@@ -98,6 +99,19 @@ Status Simulation::setup(const RunConfig& config) {
       }
     }
     w_.schedule(vm.governor_phase_ns, EventKind::kGovernor, i, 0);
+  }
+  std::vector<std::uint32_t> demand;
+  for (const Vm& vm : w_.vms) demand.push_back(vm.vcpus);
+  std::vector<std::uint32_t> shares = oracle_shares(host.pcpus, demand);
+  for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
+    if (config.vms[i].governor != kOracle) continue;
+    // The oracle's share holds from t = 0: the first vCPUs, as the rig's set-preferred does.
+    VcpuMask share(w_.vms[i].vcpus);
+    for (std::uint32_t j = 0; j < shares[i]; ++j) share.set(j);
+    if (auto status = w_.vms[i].monitor->set_custom_preferred(share.to_cpu_set()); !status) {
+      return make_error("vm \"{}\": oracle: {}", w_.vms[i].name, status.error().message);
+    }
+    set_preferred(i, share);
   }
   host_.start();
   // Every vCPU with queued tasks starts runnable, in vCPU order.

@@ -10,8 +10,8 @@ namespace {
 nlohmann::json irq_status() {
   return nlohmann::json::parse(R"({
     "mode": "auto", "active": "builtin", "irqs_total": 19, "irqs_managed": 17,
-    "irqs_unmanaged": 1, "irqs_pending_retry": 0, "irqs_pinned": 1, "irqs_changed": 5,
-    "unmanaged": [36], "pending_retry": [], "pinned": [24],
+    "irqs_unmanaged": 1, "irqs_pending_retry": 0, "irqs_pinned": 3, "irqs_changed": 5,
+    "unmanaged": [36], "pending_retry": [], "pinned": [24, 25, 130],
     "default_smp_affinity": {"original": "3", "current": "1", "state": "managed"},
     "interrupts_non_preferred": 12, "interrupts_total": 840,
     "interrupts_non_preferred_top": [{"irq": 36, "count": 12}],
@@ -24,8 +24,8 @@ TEST(StatusViewTest, IrqsAreReadableLinesNotJson) {
   auto lines = format_irq_status(irq_status());
   ASSERT_GE(lines.size(), 4U);
   EXPECT_EQ(lines[0],
-            "irqs       builtin (irq_mode auto): 17 managed, 1 unmanaged (36), 0 retrying, 1 "
-            "pinned (24), 5 changed from their original");
+            "irqs       builtin (irq_mode auto): 17 managed, 1 unmanaged (36), 0 retrying, 3 "
+            "pinned (24 25 130), 5 changed from their original");
   EXPECT_EQ(lines[1], "  interrupts on non-preferred CPUs: 12 of 840 last period (IRQ 36: 12)");
   EXPECT_EQ(lines[2], "  default_smp_affinity: 1 (original 3, managed)");
   EXPECT_EQ(lines[3], "  irqbalance: not reachable");

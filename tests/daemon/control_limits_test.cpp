@@ -15,6 +15,7 @@
 #include "daemon/loop.h"
 #include "daemon_fixture.h"
 #include "protocol/protocol.h"
+#include "support/unix_client.h"
 
 namespace prefcpu::testing {
 namespace {
@@ -38,19 +39,6 @@ TEST(ConnectionLimits, OneUserIsBoundedAndRootHasSlotsOfItsOwn) {
   EXPECT_FALSE(ConnectionLimits::refuse(0, open).has_value());
   open.insert(open.end(), ConnectionLimits::kRoot, 0);
   EXPECT_TRUE(ConnectionLimits::refuse(0, open).has_value()) << "root too is bounded";
-}
-
-int connect_to(const std::string& path, bool nonblocking) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 class ControlLimitsTest : public DaemonTest {
@@ -77,7 +65,7 @@ class ControlLimitsTest : public DaemonTest {
 };
 
 TEST_F(ControlLimitsTest, AnIdleClientIsDroppedOnTimeWithNothingElseHappening) {
-  int fd = connect_to(socket_path(), false);
+  int fd = connect_unix(socket_path(), false);
   ASSERT_GE(fd, 0);
   for (int i = 0; i < 50 && server->clients() == 0; ++i) loop->step(10'000'000);
   ASSERT_EQ(server->clients(), 1U);
@@ -94,21 +82,6 @@ TEST_F(ControlLimitsTest, AnIdleClientIsDroppedOnTimeWithNothingElseHappening) {
   ::close(fd);
 }
 
-std::string status_round_trip(const std::string& path) {
-  int fd = connect_to(path, false);
-  if (fd < 0) return "";
-  std::string line = R"({"cmd":"status"})"
-                     "\n";
-  (void)!::write(fd, line.data(), line.size());
-  ::shutdown(fd, SHUT_WR);
-  std::string reply;
-  char buffer[4096];
-  ssize_t n = 0;
-  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) reply.append(buffer, static_cast<size_t>(n));
-  ::close(fd);
-  return reply;
-}
-
 TEST_F(ControlLimitsTest, FortyIdleConnectionsOfAUserDoNotLockRootOut) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to setuid() the flooding client to nobody";
   std::filesystem::permissions(tree.root(), std::filesystem::perms(0755));
@@ -119,7 +92,7 @@ TEST_F(ControlLimitsTest, FortyIdleConnectionsOfAUserDoNotLockRootOut) {
     if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
     int opened = 0;
     for (int i = 0; i < 40; ++i) {
-      if (connect_to(socket_path(), false) >= 0) ++opened;  // kept open, idle
+      if (connect_unix(socket_path(), false) >= 0) ++opened;  // kept open, idle
     }
     (void)!::write(ready[1], &opened, sizeof opened);
     ::pause();
@@ -141,7 +114,8 @@ TEST_F(ControlLimitsTest, FortyIdleConnectionsOfAUserDoNotLockRootOut) {
   std::string reply;
   std::atomic<bool> done{false};
   std::thread root([&] {
-    reply = status_round_trip(socket_path());
+    reply = unix_round_trip(socket_path(), R"({"cmd":"status"})"
+                                           "\n");
     done = true;
   });
   deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -11,27 +11,10 @@
 #include "daemon/loop.h"
 #include "daemon/protocol.h"
 #include "daemon_fixture.h"
+#include "support/unix_client.h"
 
 namespace prefcpu::testing {
 namespace {
-
-// Runs in the child: no gtest, just an exit status.
-std::string round_trip(const std::string& socket_path, const std::string& line) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket_path.c_str(), sizeof(address.sun_path) - 1);
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return "";
-  (void)!::write(fd, line.data(), line.size());
-  ::shutdown(fd, SHUT_WR);
-  std::string reply;
-  char buffer[4096];
-  ssize_t n = 0;
-  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) reply.append(buffer, static_cast<size_t>(n));
-  ::close(fd);
-  return reply;
-}
 
 class ControlSocketTest : public DaemonTest {
  protected:
@@ -79,8 +62,8 @@ class ControlSocketTest : public DaemonTest {
 
 TEST_F(ControlSocketTest, NobodyMayReadTheStatus) {
   int status = serve_child(65534, [](const std::string& path) {
-    auto reply = nlohmann::json::parse(round_trip(path, R"({"cmd":"status"})"
-                                                        "\n"),
+    auto reply = nlohmann::json::parse(unix_round_trip(path, R"({"cmd":"status"})"
+                                                             "\n"),
                                        nullptr, false);
     return !reply.is_discarded() && reply["ok"] == true && reply["status"]["mode"] == "enforce";
   });
@@ -89,10 +72,10 @@ TEST_F(ControlSocketTest, NobodyMayReadTheStatus) {
 
 TEST_F(ControlSocketTest, NobodyIsRefusedAChange) {
   int status = serve_child(65534, [](const std::string& path) {
-    auto reply =
-        nlohmann::json::parse(round_trip(path, R"({"cmd":"set","knob":"interval_ms","value":"200"})"
-                                               "\n"),
-                              nullptr, false);
+    auto reply = nlohmann::json::parse(
+        unix_round_trip(path, R"({"cmd":"set","knob":"interval_ms","value":"200"})"
+                              "\n"),
+        nullptr, false);
     return !reply.is_discarded() && reply["ok"] == false && reply["code"] == "denied" &&
            reply["error"].get<std::string>().find("uid is 65534") != std::string::npos;
   });
@@ -102,13 +85,13 @@ TEST_F(ControlSocketTest, NobodyIsRefusedAChange) {
 
 TEST_F(ControlSocketTest, RootMayChangeAndGarbageIsAnswered) {
   int status = serve_child(0, [](const std::string& path) {
-    auto set =
-        nlohmann::json::parse(round_trip(path, R"({"cmd":"set","knob":"interval_ms","value":"200"})"
-                                               "\n"),
-                              nullptr, false);
-    auto garbage = nlohmann::json::parse(round_trip(path, "hello\n"), nullptr, false);
+    auto set = nlohmann::json::parse(
+        unix_round_trip(path, R"({"cmd":"set","knob":"interval_ms","value":"200"})"
+                              "\n"),
+        nullptr, false);
+    auto garbage = nlohmann::json::parse(unix_round_trip(path, "hello\n"), nullptr, false);
     // No newline: the half-close ends the request.
-    auto bare = nlohmann::json::parse(round_trip(path, R"({"cmd":"status"})"), nullptr, false);
+    auto bare = nlohmann::json::parse(unix_round_trip(path, R"({"cmd":"status"})"), nullptr, false);
     return set["ok"] == true && garbage["code"] == "invalid" && bare["ok"] == true;
   });
   EXPECT_EQ(status, 0);

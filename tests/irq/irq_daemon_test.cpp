@@ -219,7 +219,9 @@ class DaemonIrqbalanceTest : public ::testing::Test {
 };
 
 TEST_F(DaemonIrqbalanceTest, FakeStealBansNonPreferredCpusAndExitGivesThemBack) {
-  CpuSet user = *irqbalance_->banned();
+  auto initial = irqbalance_->banned();
+  ASSERT_TRUE(initial) << initial.error().message;
+  CpuSet user = *initial;
   start_daemon();
   ASSERT_TRUE(eventually(10s, [&] { return preferred_is(online_); })) << status().dump();
   nlohmann::json first = status();
@@ -250,7 +252,9 @@ TEST_F(DaemonIrqbalanceTest, FakeStealBansNonPreferredCpusAndExitGivesThemBack) 
 }
 
 TEST_F(DaemonIrqbalanceTest, RestartAfterSigkillGivesIrqbalanceItsSetBack) {
-  CpuSet user = *irqbalance_->banned();
+  auto initial = irqbalance_->banned();
+  ASSERT_TRUE(initial) << initial.error().message;
+  CpuSet user = *initial;
   start_daemon();
   ASSERT_TRUE(eventually(10s, [&] { return preferred_is(online_); })) << status().dump();
   if (status().value("mode", "") != "enforce") GTEST_SKIP() << "prefcpud is not enforcing here";
@@ -264,7 +268,9 @@ TEST_F(DaemonIrqbalanceTest, RestartAfterSigkillGivesIrqbalanceItsSetBack) {
   ASSERT_TRUE(tree_.exists("state/journal.json"));
   EXPECT_NE(tree_.read("state/journal.json").find("\"user_banned\""), std::string::npos);
   // Nobody gave the set back: irqbalance keeps prefcpu's ban across the crash.
-  EXPECT_EQ(*irqbalance_->banned(), user | non_preferred);
+  auto after_kill = irqbalance_->banned();
+  ASSERT_TRUE(after_kill) << after_kill.error().message;
+  EXPECT_EQ(*after_kill, user | non_preferred);
 
   start_daemon();  // recovers from the journal before its first period
   EXPECT_TRUE(irqbalance_->wait_for_banned(user, 10s));

@@ -68,7 +68,7 @@ RealIrqbalance::RealIrqbalance(const std::string& binary, HostIrqGuard& guard,
   }
 }
 
-Result<CpuSet> RealIrqbalance::banned() const {
+Result<CpuSet> RealIrqbalance::query_banned() const {
   auto reply = client_.request(endpoint_, "setup");
   if (!reply) return reply.error();
   auto setup = parse_irqbalance_setup(*reply);
@@ -76,14 +76,21 @@ Result<CpuSet> RealIrqbalance::banned() const {
   return setup->banned;
 }
 
+Result<CpuSet> RealIrqbalance::banned() const {
+  // A loaded irqbalance misses a query now and then while it rescans: retry before failing.
+  Result<CpuSet> now = query_banned();
+  if (!now) eventually(5s, [&] { return (now = query_banned()).ok(); });
+  return now;
+}
+
 bool RealIrqbalance::ready(std::chrono::milliseconds timeout) const {
-  return eventually(timeout, [&] { return banned().ok(); });
+  return eventually(timeout, [&] { return query_banned().ok(); });
 }
 
 bool RealIrqbalance::wait_for_banned(const CpuSet& expected,
                                      std::chrono::milliseconds timeout) const {
   return eventually(timeout, [&] {
-    auto now = banned();
+    auto now = query_banned();
     return now && *now == expected;
   });
 }

@@ -45,7 +45,7 @@ class RealIrqbalance {
   RealIrqbalance& operator=(const RealIrqbalance&) = delete;
 
   pid_t pid() const { return pid_; }
-  // Its banned CPUs as its own "setup" reports them.
+  // Its banned CPUs as its own "setup" reports them, retried for up to 5 s.
   Result<CpuSet> banned() const;
   bool ready(std::chrono::milliseconds timeout) const;
   // irqbalance applies "settings cpus" at its next scan: wait for it, up to `timeout`.
@@ -54,6 +54,8 @@ class RealIrqbalance {
   void stop();
 
  private:
+  Result<CpuSet> query_banned() const;  // one "setup" request, no retry
+
   HostIrqGuard& guard_;
   IrqbalanceClient client_;
   pid_t pid_ = 0;
