@@ -5,8 +5,11 @@ BUILD_PACKAGES := cmake g++ make pkg-config libfmt-dev nlohmann-json3-dev libcli
                   libtomlplusplus-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev \
                   prometheus-cpp-dev
 RUN_PACKAGES   := $(BUILD_PACKAGES) util-linux
+# make deb: dpkg-buildpackage, debhelper and lintian (TEST_PACKAGES uses it, so it comes first).
+DEB_PACKAGES   := $(BUILD_PACKAGES) debhelper dpkg-dev lintian cpio
 TEST_PACKAGES  := $(BUILD_PACKAGES) util-linux procps irqbalance gnuplot-nox curl \
-                  qemu-system-x86 busybox-static cpio kmod zstd rt-tests python3
+                  qemu-system-x86 busybox-static cpio kmod zstd rt-tests python3 \
+                  mmdebstrap $(filter-out $(BUILD_PACKAGES),$(DEB_PACKAGES))
 LINT_PACKAGES  := $(BUILD_PACKAGES) clang-format clang-tidy
 # The overcommit rig (bench/overcommit): the VM rig plus the guests' workloads.
 RIG_PACKAGES   := $(TEST_PACKAGES) sysbench sqlite3
@@ -15,11 +18,13 @@ FUZZ_PACKAGES  := $(BUILD_PACKAGES) clang-14 libclang-rt-14-dev
 JOBS      ?= $(shell nproc)
 BUILD     := build
 ASAN      := build-asan
+DEB       := build-deb
 FUZZ      := build-fuzz
 FUZZ_SECONDS ?= 10
 ENSURE    := scripts/ensure-packages.sh
 
-.PHONY: all build run test vmtest lint format bench install clean fuzz deps-build deps-test deps-run deps-lint deps-rig deps-fuzz overcommit
+.PHONY: all build run test vmtest lint format bench install deb clean fuzz deps-build deps-test \
+        deps-run deps-lint deps-rig deps-fuzz deps-deb overcommit
 
 all: build
 
@@ -29,6 +34,7 @@ deps-test:  ; @$(ENSURE) $(TEST_PACKAGES)
 deps-lint:  ; @$(ENSURE) $(LINT_PACKAGES)
 deps-rig:   ; @$(ENSURE) $(RIG_PACKAGES)
 deps-fuzz:  ; @$(ENSURE) $(FUZZ_PACKAGES)
+deps-deb:   ; @$(ENSURE) $(DEB_PACKAGES)
 
 # Release build; binaries land in build/bin.
 build: deps-build
@@ -39,14 +45,16 @@ build: deps-build
 run: deps-run build
 	scripts/run-prefcpud.sh $(BUILD)/bin
 
-# ASan+UBSan build, then every test through ctest (unit, root integration, QEMU guests).
+# ASan+UBSan build, then every test through ctest (unit, root integration, QEMU guests) but the
+# systemd guest, which builds a Debian rootfs and the package first (`make vmtest` runs it).
 test: deps-test
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFCPU_SANITIZE=ON -DPREFCPU_BUILD_BENCH=OFF
 	cmake --build $(ASAN) -j $(JOBS)
-	ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS) --timeout 600
+	ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS) --timeout 600 -LE systemd-guest
 
-vmtest: deps-test build
-	tests/vm/run-all.sh $(BUILD)/bin
+# The systemd guest installs the package: build it first.
+vmtest: deps-test build deb
+	tests/vm/run-all.sh $(BUILD)/bin --deb-dir $(DEB)
 
 # The overcommit rig's default run (docs/overcommit.md): 2 guests x 4 vCPUs on 2 host CPUs,
 # hackbench, none vs kernel, 5 runs each. OVERCOMMIT_ARGS adds or overrides options.
@@ -70,8 +78,12 @@ format: deps-lint
 bench: build
 	scripts/run-benchmarks.sh $(BUILD)/bin
 
+# prefcpu_<version>_<arch>.deb in build-deb/ (dpkg-buildpackage on a copy of the tree), and lintian.
+deb: deps-deb
+	JOBS=$(JOBS) packaging/build-deb.sh $(DEB)
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZ)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(DEB)

@@ -13,6 +13,7 @@
 #include "core/knobs.h"
 #include "core/result.h"
 #include "linux/irq/irq_actuator.h"
+#include "linux/systemd/backend.h"
 
 namespace prefcpu {
 
@@ -27,6 +28,7 @@ struct Config {
   std::string cgroup_root;           // empty: found from mountinfo
   bool shield = false;
   bool dry_run = false;
+  Backend backend = Backend::kAuto;  // systemd: AllowedCPUs= on units; cgroupfs: cpuset.cpus
   IrqMode irq_mode = IrqMode::kAuto;
   std::string irq_root = "/proc/irq";
   std::size_t history_size = 120;

@@ -169,6 +169,11 @@ std::vector<ConfigKey> make_schema() {
   keys.push_back(boolean(
       "dry_run", Reload::kRestart, [](auto& c) -> auto& { return c.dry_run; }));
   keys.push_back(text(
+      "backend", "auto, systemd or cgroupfs", Reload::kRestart,
+      [](auto& c) -> auto& { return c.backend; },
+      [](const std::string& name) { return parse_backend(name); },
+      [](Backend backend) { return std::string(backend_name(backend)); }));
+  keys.push_back(text(
       "irq_mode", "auto, builtin, irqbalance or off", Reload::kRestart,
       [](auto& c) -> auto& { return c.irq_mode; },
       [](const std::string& mode) { return parse_irq_mode(mode); },

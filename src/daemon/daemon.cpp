@@ -14,6 +14,7 @@
 #include "linux/cgroup/cpuset_actuator.h"
 #include "linux/cgroup/mountinfo.h"
 #include "linux/sysfs_topology.h"
+#include "linux/systemd/unit_actuator.h"
 #include "protocol/json_text.h"
 
 namespace prefcpu {
@@ -135,7 +136,9 @@ Status Daemon::recover_from_journal() {
   for (const auto& [name, section] : (*loaded)->items()) {
     if (name == "version") continue;  // load() refused null and empty sections
     std::unique_ptr<Actuator> actuator;
-    if (name == CpusetActuator::kName) {
+    if (name == UnitActuator::kName) {
+      actuator = UnitActuator::for_recovery(deps_.make_bus(), recovery, {});
+    } else if (name == CpusetActuator::kName) {
       CpusetOptions options;
       options.proc_root = paths_.proc_root;
       options.clock = &deps_.clock;
@@ -200,6 +203,10 @@ Status Daemon::create_actuators() {
     auto hierarchy = config_.cgroup_root.empty()
                          ? find_cpuset_hierarchy(deps_.fs, *mounts)
                          : resolve_cpuset_root(deps_.fs, *mounts, config_.cgroup_root);
+    auto backend = choose_backend(config_.backend, deps_.fs, paths_.proc_root, hierarchy);
+    if (!backend) return backend.error();
+    deps_.log.info("{}", backend->reason);
+    if (backend->backend == Backend::kSystemd) return create_unit_actuator();
     if (!hierarchy) {
       return make_error("{}; run with --dry-run to only publish the preferred mask",
                         hierarchy.error().message);
@@ -223,6 +230,28 @@ Status Daemon::create_actuators() {
                    config_.shield ? " (shield: the root's tasks move into prefcpu-workload)" : "");
     actuators_.push_back(std::move(*cpusets));
   }
+  return create_irq_actuator();
+}
+
+Status Daemon::create_unit_actuator() {
+  SystemdOptions options;
+  options.units = config_.cgroups;
+  options.notice = [this](NoticeLevel level, const std::string& text) {
+    deps_.log.log(level == NoticeLevel::kWarning ? LogLevel::kWarning : LogLevel::kInfo, text);
+  };
+  options.now_ns = [this] { return deps_.clock.monotonic_ns(); };
+  auto units = UnitActuator::create(deps_.make_bus(), journal_, std::move(options));
+  if (!units) return units.error();
+  for (const auto& rejected : (*units)->rejected()) {
+    deps_.log.error("systemd: not managing {}; the other units are", rejected);
+  }
+  deps_.log.info("systemd: managing AllowedCPUs= of {}",
+                 fmt::join((*units)->managed_units(), ", "));
+  actuators_.push_back(std::move(*units));
+  return create_irq_actuator();
+}
+
+Status Daemon::create_irq_actuator() {
   if (config_.irq_mode != IrqMode::kOff) {
     if (auto irqs = deps_.make_irq(deps_.fs, journal_, irq_options(config_.irq_mode)); irqs) {
       deps_.log.info("irqs: {} mode", irq_mode_name(config_.irq_mode));
@@ -243,10 +272,6 @@ Status Daemon::start() {
                                    deps_.listen_metrics);
       !status) {
     return status;
-  }
-  if (auto port = metrics_.port()) {
-    deps_.log.info("metrics: serving http://{}:{}/metrics",
-                   parse_metrics_address(config_.metrics_listen)->host, *port);
   }
   if (auto status = recover_from_journal(); !status) return status;
   if (auto status = detect_mode(); !status) return status;
@@ -277,6 +302,11 @@ Status Daemon::start() {
   deps_.log.info("governor {}, interval_ms {}, high_threshold {}, low_threshold {}",
                  monitor_->governor().name(), monitor_->knobs().interval_ms,
                  monitor_->knobs().high_threshold, monitor_->knobs().low_threshold);
+  // Logged here, not where it starts: the first line of enforcement is the backend and why.
+  if (auto port = metrics_.port()) {
+    deps_.log.info("metrics: serving http://{}:{}/metrics",
+                   parse_metrics_address(config_.metrics_listen)->host, *port);
+  }
   started_ns_ = deps_.clock.monotonic_ns();
   next_period_ns_ = started_ns_;
   started_ = true;

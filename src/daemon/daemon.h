@@ -26,6 +26,7 @@
 #include "linux/irq/irq_actuator.h"
 #include "linux/journal.h"
 #include "linux/kernel_fs.h"
+#include "linux/systemd/systemd_bus.h"
 #include "protocol/protocol.h"
 
 namespace prefcpu {
@@ -44,6 +45,7 @@ struct DaemonPaths {
 
 using IrqActuatorFactory =
     std::function<std::unique_ptr<Actuator>(KernelFs&, Journal&, const IrqOptions&)>;
+using SystemdBusFactory = std::function<std::unique_ptr<SystemdBus>()>;
 // Re-reads the config file and applies the flags (SIGHUP).
 using ConfigSource = std::function<Result<Config>()>;
 // Per-task kernel state for the cpuset actuator, under a /proc root.
@@ -66,6 +68,7 @@ struct DaemonDeps {
   Logger& log;
   ConfigSource config_source;
   IrqActuatorFactory make_irq = make_irq_actuator;
+  SystemdBusFactory make_bus = make_sd_bus;  // the systemd backend's D-Bus connection
   std::uint64_t user_hz = 0;  // 0: sysconf(_SC_CLK_TCK)
   // The real /proc: sched_getaffinity(2) for affinities. Tests pass a fixture reader.
   TaskProbeFactory make_task_probe = [](const KernelFs& kernel, const std::filesystem::path& proc) {
@@ -118,8 +121,9 @@ class Daemon {
   const std::optional<std::string>& fatal() const { return fatal_; }
   // One line for sd_notify's STATUS=.
   std::string summary() const;
-  // What confines the cgroups; status.json's "backend" and the metrics' label.
-  std::string_view backend() const { return "cgroupfs"; }
+  // What confines the cgroups (derived from the actuators: "systemd" when the unit actuator
+  // runs, else "cgroupfs"); status.json's "backend" and the metrics' label.
+  std::string_view backend() const;
   const Metrics& metrics() const { return metrics_; }
 
  private:
@@ -140,6 +144,8 @@ class Daemon {
   Status recover_from_journal();
   Status detect_mode();
   Status create_actuators();
+  Status create_unit_actuator();
+  Status create_irq_actuator();
   IrqOptions irq_options(IrqMode mode) const;
   Status check_state_dir() const;
   std::unique_ptr<PreferredSource> make_source() const;

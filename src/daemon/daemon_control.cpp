@@ -1,8 +1,12 @@
 // The control socket's commands (docs/daemon.md, "Control socket") and status.json.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "core/governor.h"
 #include "daemon/daemon.h"
+#include "linux/systemd/backend.h"
+#include "linux/systemd/unit_actuator.h"
 #include "protocol/protocol.h"
 
 namespace prefcpu {
@@ -16,6 +20,12 @@ nlohmann::json refuse(ErrorKind kind, std::string message) {
 }
 
 }  // namespace
+
+std::string_view Daemon::backend() const {
+  bool units = std::ranges::any_of(
+      actuators_, [](const auto& actuator) { return actuator->name() == UnitActuator::kName; });
+  return backend_name(units ? Backend::kSystemd : Backend::kCgroupfs);
+}
 
 nlohmann::json Daemon::status() const {
   std::int64_t now = deps_.clock.monotonic_ns();

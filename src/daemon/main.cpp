@@ -42,7 +42,8 @@ int daemonize(int& ready_fd) {
 
 void report_ready(int& ready_fd, prefcpu::Logger& log) {
   if (ready_fd < 0) return;
-  (void)::write(ready_fd, "R", 1);
+  // A failed write reads as "not ready" in the parent, which then exits 1: nothing more to do.
+  [[maybe_unused]] ssize_t written = ::write(ready_fd, "R", 1);
   ::close(ready_fd);
   ready_fd = -1;
   int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);

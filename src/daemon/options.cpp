@@ -18,6 +18,7 @@ ParsedCli parse_cli(int argc, char** argv) {
   std::string low;
   std::string governor;
   std::string cgroup_root;
+  std::string backend;
   std::string irq_mode;
   std::string irq_root;
   app.add_flag("--foreground,-f", cli.foreground, "Stay in the foreground and log to stderr");
@@ -46,6 +47,8 @@ ParsedCli parse_cli(int argc, char** argv) {
       "--cgroup-root", cgroup_root, "cpuset hierarchy root (default: from /proc/self/mountinfo)");
   app.add_flag("--shield", cli.shield,
                "v1: move the root cpuset's tasks into prefcpu-workload and manage that");
+  auto* backend_opt = app.add_option(
+      "--backend", backend, "auto, systemd (AllowedCPUs= on units) or cgroupfs (default auto)");
   auto* irq_mode_opt =
       app.add_option("--irq-mode", irq_mode, "auto, builtin, irqbalance or off (default auto)");
   auto* irq_root_opt = app.add_option("--irq-root", irq_root, "/proc/irq root");
@@ -78,6 +81,7 @@ ParsedCli parse_cli(int argc, char** argv) {
     flag.out = static_cast<std::uint32_t>(*number);
   }
   if (cgroup_root_opt->count() > 0) cli.cgroup_root = cgroup_root;
+  if (backend_opt->count() > 0) cli.backend = backend;
   if (irq_mode_opt->count() > 0) cli.irq_mode = irq_mode;
   if (irq_root_opt->count() > 0) cli.irq_root = irq_root;
   if (metrics_opt->count() > 0) cli.metrics_listen = metrics_listen;
@@ -94,6 +98,11 @@ Result<Config> apply_cli(Config config, const CliOptions& cli) {
   if (cli.shield) config.shield = true;
   if (cli.dry_run) config.dry_run = true;
   if (cli.verbose) config.verbose = true;
+  if (cli.backend) {
+    auto backend = parse_backend(*cli.backend);
+    if (!backend) return make_error("--backend: {}", backend.error().message);
+    config.backend = *backend;
+  }
   if (cli.irq_mode) {
     auto mode = parse_irq_mode(*cli.irq_mode);
     if (!mode) return make_error("--irq-mode: {}", mode.error().message);

@@ -27,6 +27,7 @@ struct CliOptions {
   std::string proc_root = "/proc";
   std::optional<std::string> cgroup_root;
   bool shield = false;
+  std::optional<std::string> backend;
   std::optional<std::string> irq_mode;
   std::optional<std::string> irq_root;
   bool verbose = false;

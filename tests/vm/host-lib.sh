@@ -211,3 +211,123 @@ report_results() {
     *) exit 1 ;;
   esac
 }
+
+# ---- the systemd guest (scenarios with "# vm-rootfs: debian12-systemd") -------------------------
+# A Debian 12 root filesystem with systemd as PID 1, booted whole from an initramfs (no disk,
+# no modules: the cloud kernel has cgroups, cpusets and devtmpfs built in). It is built once with
+# mmdebstrap from apt's configured sources and kept as a cpio archive; each run appends a small
+# archive with the package under test and the scenario.
+VM_ROOTFS_PACKAGES="systemd systemd-sysv dbus procps libfmt9 libtomlplusplus3 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0"
+
+# rootfs_cache_dir CACHE: machine-wide (/var/cache/prefcpu-vm) when we may write there, else CACHE.
+rootfs_cache_dir() {
+  local dir="${PREFCPU_VM_ROOTFS_CACHE:-/var/cache/prefcpu-vm}"
+  if mkdir -p "$dir" 2>/dev/null && [ -w "$dir" ]; then echo "$dir"; else echo "$1"; fi
+}
+
+# fetch_rootfs CACHE: prints the path of the cached debian12-systemd cpio, building it the first
+# time (about 3 minutes). Prints a reason and fails when it cannot be built (offline, no
+# mmdebstrap, not root: the archive must hold root-owned files).
+fetch_rootfs() {
+  local dir key dest log sources
+  dir="$(rootfs_cache_dir "$1")"
+  key="$(printf '%s\n' "$VM_ROOTFS_PACKAGES" | md5sum | cut -c1-8)"
+  dest="$dir/debian12-systemd-$key.cpio"
+  [ -f "$dest" ] && { echo "$dest"; return 0; }
+  command -v mmdebstrap >/dev/null || { echo "mmdebstrap not installed (Debian package mmdebstrap)"; return 1; }
+  [ "$(id -u)" -eq 0 ] || { echo "building the Debian rootfs needs root (mmdebstrap, root-owned files)"; return 1; }
+  (
+    flock 9
+    [ -f "$dest" ] && exit 0
+    log="$dir/rootfs-build.log"
+    sources=/etc/apt/sources.list
+    [ -f "$sources" ] || sources="$(ls /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1)"
+    echo "vm: building the Debian 12 systemd rootfs once into $dest (log: $log)" >&2
+    rm -rf "$dir/rootfs.tmp" && mkdir -p "$dir/rootfs.tmp"
+    # Docs, man pages and locales only weigh on every boot.
+    if ! with_low_fds timeout 900 mmdebstrap --variant=minbase --include="${VM_ROOTFS_PACKAGES// /,}" \
+        --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' \
+        bookworm "$dir/rootfs.tmp/root.tar" ${sources:+"$sources"} >"$log" 2>&1; then
+      echo "cannot build the Debian 12 rootfs with mmdebstrap (offline?): $(tail -n 1 "$log")"
+      rm -rf "$dir/rootfs.tmp"
+      exit 1
+    fi
+    mkdir "$dir/rootfs.tmp/root"
+    tar -xpf "$dir/rootfs.tmp/root.tar" -C "$dir/rootfs.tmp/root"
+    (cd "$dir/rootfs.tmp/root" && find . -print | cpio -o -H newc --quiet) >"$dest.tmp"
+    mv "$dest.tmp" "$dest"
+    rm -rf "$dir/rootfs.tmp"
+  ) 9>"$dir/.rootfs.lock" || return 1
+  [ -f "$dest" ] || { echo "the Debian 12 rootfs was not built, see $dir/rootfs-build.log"; return 1; }
+  echo "$dest"
+}
+
+# with_low_fds CMD...: CMD with only stdin, stdout and stderr open. mmdebstrap gives apt the hook
+# "cat >&N" on its lowest free fd N, which dash refuses above 9 ("Bad fd number"); the callers'
+# locks (flock, the .rootfs.lock here) can hold enough fds to push N past it.
+with_low_fds() {
+  (
+    local fd
+    for fd in /proc/"$BASHPID"/fd/*; do
+      fd="${fd##*/}"
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+    done
+    exec "$@"
+  )
+}
+
+# rootfs_prepare ROOT: in the overlay, so the cached rootfs stays mmdebstrap's own: boot quicker
+# under TCG (no udev, so no gettys that wait for their tty device; no timers or module loading).
+rootfs_prepare() {
+  local root="$1" unit
+  mkdir -p "$root/etc/systemd/system"
+  echo prefcpu-vm >"$root/etc/hostname"
+  for unit in getty@.service serial-getty@.service systemd-timesyncd.service apt-daily.timer \
+    apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer fstrim.timer \
+    systemd-tmpfiles-clean.timer systemd-journal-flush.service systemd-update-utmp.service \
+    systemd-remount-fs.service systemd-firstboot.service modprobe@.service \
+    systemd-modules-load.service; do
+    ln -sf /dev/null "$root/etc/systemd/system/$unit"
+  done
+}
+
+# find_deb DIR: the newest prefcpu_*.deb in DIR.
+find_deb() {
+  local deb
+  deb="$(ls -t "$1"/prefcpu_*.deb 2>/dev/null | head -n 1)"
+  [ -n "$deb" ] || { echo "no prefcpu_*.deb in $1 (run make deb)"; return 1; }
+  echo "$deb"
+}
+
+# previous_deb DEB OUT: the same package as version VERSION~prev, to test an upgrade.
+previous_deb() {
+  local deb="$1" out="$2" tmp version
+  tmp="$(mktemp -d "$(dirname "$out")/previous.XXXXXX")"  # in the run's work tree, not /tmp
+  dpkg-deb -R "$deb" "$tmp/pkg"
+  version="$(sed -n 's/^Version: //p' "$tmp/pkg/DEBIAN/control")"
+  sed -i "s/^Version: .*/Version: $version~prev/" "$tmp/pkg/DEBIAN/control"
+  dpkg-deb -b --root-owner-group "$tmp/pkg" "$out" >/dev/null
+  rm -rf "$tmp"
+}
+
+# build_systemd_overlay ROOT OUT DEB VM_STEAL GUEST_DIR SCENARIO CONFIG: the archive appended to
+# the rootfs: the scenario, lib.sh, vm-steal, the package (and its "previous" build), and the
+# vmtest.service that runs the scenario once the system is up and powers off.
+build_systemd_overlay() {
+  local root="$1" out="$2" deb="$3" vm_steal="$4" guest="$5" scenario="$6" config="$7"
+  rm -rf "$root"
+  mkdir -p "$root/vm/debs" "$root/opt/prefcpu/bin" "$root/etc/systemd/system/multi-user.target.wants"
+  cp "$guest/lib.sh" "$guest/rules.sh" "$guest/systemd-init.sh" "$root/vm/"
+  chmod 755 "$root/vm/systemd-init.sh"
+  cp "$scenario" "$root/vm/scenario.sh"
+  printf '%s\n' "$config" >"$root/vm/config"
+  cp "$vm_steal" "$root/opt/prefcpu/bin/vm-steal"
+  cp "$deb" "$root/vm/debs/current.deb"
+  previous_deb "$deb" "$root/vm/debs/previous.deb"
+  rootfs_prepare "$root"
+  cp "$guest/vmtest.service" "$root/etc/systemd/system/"
+  ln -s ../vmtest.service "$root/etc/systemd/system/multi-user.target.wants/vmtest.service"
+  (cd "$root" && find . -print | cpio -o -H newc -R 0:0 --quiet) >"$out"
+  rm -rf "$root"
+}

@@ -24,10 +24,12 @@ usage: $0 --bin-dir DIR [options] SCENARIO
   --shell            interactive: run the scenario, then a shell on this terminal (Ctrl-A X quits)
   --no-scenario      with --shell: skip the scenario, go straight to the shell
   --verbose          print the guest console even when every check passed
+  --deb-dir DIR      where prefcpu_*.deb is, for scenarios on the systemd rootfs (vm-rootfs:);
+                     built there by packaging/build-deb.sh when missing or older than the sources
 EOF
 }
 
-bin_dir="" cache="" work="" scenario="" shell=0 run_scenario=1 verbose=0
+deb_dir="" bin_dir="" cache="" work="" scenario="" shell=0 run_scenario=1 verbose=0
 o_cores="" o_threads="" o_nodes="" o_cpus="" o_mem="" o_append="" o_timeout=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
     --shell) shell=1; shift ;;
     --no-scenario) run_scenario=0; shift ;;
     --verbose) verbose=1; shift ;;
+    --deb-dir) deb_dir="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "vm-run: unknown option \"$1\"" >&2; usage >&2; exit 2 ;;
     *) scenario="$1"; shift ;;
@@ -76,6 +79,7 @@ append="$(scenario_header "$scenario" append "")"
 needs="$(scenario_header "$scenario" needs "")"
 timeout_s="$(scenario_header "$scenario" timeout 120)"
 qemu_extra="$(scenario_header "$scenario" qemu "")"
+rootfs="$(scenario_header "$scenario" rootfs "")"
 cores="${o_cores:-$cores}" threads="${o_threads:-$threads}" nodes="${o_nodes:-$nodes}"
 cpus="${o_cpus:-$cpus}" mem="${o_mem:-$mem}" timeout_s="${o_timeout:-$timeout_s}"
 append="$append${o_append:+ $o_append}"
@@ -118,8 +122,37 @@ VM_SHELL=$shell
 VM_RUN_SCENARIO=$run_scenario"
 
 initrd="$work/initrd.cpio"
-build_initramfs "$work/root" "$initrd" "$busybox" "$vm_steal" "$here/guest" "$scenario" \
-  "$bin_dir" "$vm_config"
+if [ -n "$rootfs" ]; then
+  # Debian with systemd as PID 1: the cached rootfs plus this run's package and scenario.
+  [ "$rootfs" = debian12-systemd ] || { echo "vm-run: unknown vm-rootfs \"$rootfs\"" >&2; exit 2; }
+  base="$(fetch_rootfs "$cache")" || verdict_skip "$base"
+  deb_dir="${deb_dir:-$(dirname "$cache")/deb}"
+  deb="$(find_deb "$deb_dir" 2>/dev/null)" || deb=""
+  top="$(cd "$here/../.." && pwd)"
+  if [ -z "$deb" ] || [ -n "$(find "$top/src" "$top/packaging" "$top/debian" "$top/CMakeLists.txt" \
+      -newer "$deb" -type f -print -quit)" ]; then
+    echo "vm[$name] building the package into $deb_dir (packaging/build-deb.sh)"
+    deb_rc=0
+    JOBS="${JOBS:-2}" "$top/packaging/build-deb.sh" "$deb_dir" >"$work/build-deb.log" 2>&1 || deb_rc=$?
+    # 2: a packaging tool is missing (build-deb.sh names it); anything else is a broken build.
+    [ "$deb_rc" -eq 2 ] && verdict_skip "$(tail -n 1 "$work/build-deb.log")"
+    [ "$deb_rc" -eq 0 ] || {
+      tail -n 30 "$work/build-deb.log"
+      echo "vm[$name] FAIL: building the package failed, see $work/build-deb.log"
+      echo "vm[$name] result: FAIL"
+      exit 1
+    }
+    deb="$(find_deb "$deb_dir")"
+  fi
+  build_systemd_overlay "$work/root" "$work/overlay.cpio" "$deb" "$vm_steal" "$here/guest" \
+    "$scenario" "$vm_config"
+  cat "$base" "$work/overlay.cpio" >"$initrd"
+  rm -f "$work/overlay.cpio"
+  kargs="${kargs/rdinit=\/init/rdinit=/lib/systemd/systemd} systemd.show_status=0"
+else
+  build_initramfs "$work/root" "$initrd" "$busybox" "$vm_steal" "$here/guest" "$scenario" \
+    "$bin_dir" "$vm_config"
+fi
 
 # shellcheck disable=SC2054  # commas inside QEMU option values
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -nodefaults -no-reboot -display none
