@@ -69,7 +69,7 @@ struct DaemonDeps {
   ConfigSource config_source;
   IrqActuatorFactory make_irq = make_irq_actuator;
   SystemdBusFactory make_bus = make_sd_bus;  // the systemd backend's D-Bus connection
-  std::uint64_t user_hz = 0;  // 0: sysconf(_SC_CLK_TCK)
+  std::uint64_t user_hz = 0;                 // 0: sysconf(_SC_CLK_TCK)
   // The real /proc: sched_getaffinity(2) for affinities. Tests pass a fixture reader.
   TaskProbeFactory make_task_probe = [](const KernelFs& kernel, const std::filesystem::path& proc) {
     return std::make_shared<const ProcTaskProbe>(kernel, proc, /*use_syscalls=*/true);
