@@ -10,6 +10,7 @@
 
 #include "daemon/daemon.h"
 #include "fake_cgroupfs.h"
+#include "support/fake_cpus.h"
 #include "support/fixture_tree.h"
 
 namespace prefcpu::testing {
@@ -49,13 +50,7 @@ class FakeIrqActuator final : public Actuator {
 class DaemonTest : public ::testing::Test {
  protected:
   DaemonTest() {
-    tree.file("sys/devices/system/cpu/online", "0-3\n");
-    for (int cpu = 0; cpu < 4; ++cpu) {
-      tree.file(
-          "sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/thread_siblings_list",
-          std::to_string(cpu) + "\n");
-    }
-    tree.file("proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu vme hypervisor\n");
+    write_fake_guest_cpus(tree);
     tree.file("proc/self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/vda rw\n");
     write_stat();
     config.cgroup_root = fake.cgroup_root().string();
