@@ -86,8 +86,7 @@ class DaemonTest : public ::testing::Test {
   void period(Daemon& d, double fraction) {
     auto interval_ms = d.monitor().knobs().interval_ms;
     clock.advance(std::int64_t{interval_ms} * 1'000'000);
-    steal_ticks +=
-        static_cast<std::uint64_t>(std::llround(fraction * interval_ms / 1000.0 * 4 * 100));
+    steal_ticks += fake_guest_steal_ticks(fraction, interval_ms);
     write_stat();
     d.run_period();
   }

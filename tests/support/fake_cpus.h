@@ -1,6 +1,8 @@
 // A 4-CPU guest in a fixture tree: sysfs online and topology (no SMT), and a hypervisor flag.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "support/fixture_tree.h"
@@ -14,6 +16,12 @@ inline void write_fake_guest_cpus(FixtureTree& tree) {
               std::to_string(cpu) + "\n");
   }
   tree.file("proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu vme hypervisor\n");
+}
+
+// The steal ticks (USER_HZ 100) of one interval of that guest with `fraction` of all its 4 CPUs'
+// time stolen.
+inline std::uint64_t fake_guest_steal_ticks(double fraction, std::uint32_t interval_ms) {
+  return static_cast<std::uint64_t>(std::llround(fraction * interval_ms / 1000.0 * 4 * 100));
 }
 
 }  // namespace prefcpu::testing

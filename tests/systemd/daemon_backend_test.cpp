@@ -54,8 +54,7 @@ class DaemonSystemdTest : public ::testing::Test {
   void period(Daemon& daemon, double fraction) {
     auto interval_ms = daemon.monitor().knobs().interval_ms;
     clock.advance(std::int64_t{interval_ms} * 1'000'000);
-    steal_ticks +=
-        static_cast<std::uint64_t>(std::llround(fraction * interval_ms / 1000.0 * 4 * 100));
+    steal_ticks += testing::fake_guest_steal_ticks(fraction, interval_ms);
     write_stat();
     daemon.run_period();
   }
