@@ -223,7 +223,7 @@ void BM_DecisionToCpusetWritten(benchmark::State& state) {
   config.cgroups = {"work"};
   config.irq_mode = IrqMode::kOff;
   config.knobs.interval_ms = 100;
-  Daemon daemon(DaemonDeps{fs, clock, log, nullptr, make_irq_actuator, 100},
+  Daemon daemon(DaemonDeps{fs, clock, log, nullptr, make_irq_actuator, make_sd_bus, 100},
                 DaemonPaths{tree.path("state"), tree.path("stat"), "/sys", "/proc"}, config);
   if (auto status = daemon.start(); !status) {
     state.SkipWithError(status.error().message.c_str());

@@ -12,6 +12,7 @@
 
 #include "daemon/daemon.h"
 #include "fake_cgroupfs.h"
+#include "support/fake_cpus.h"
 #include "support/fixture_tree.h"
 
 namespace prefcpu::testing {
@@ -62,13 +63,7 @@ class FakeWatcher final : public ChangeWatcher {
 class DaemonTest : public ::testing::Test {
  protected:
   DaemonTest() {
-    tree.file("sys/devices/system/cpu/online", "0-3\n");
-    for (int cpu = 0; cpu < 4; ++cpu) {
-      tree.file(
-          "sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/thread_siblings_list",
-          std::to_string(cpu) + "\n");
-    }
-    tree.file("proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu vme hypervisor\n");
+    write_fake_guest_cpus(tree);
     tree.file("proc/self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/vda rw\n");
     write_stat();
     config.cgroup_root = fake.cgroup_root().string();
@@ -113,8 +108,7 @@ class DaemonTest : public ::testing::Test {
   void period(Daemon& d, double fraction) {
     auto interval_ms = d.monitor().knobs().interval_ms;
     clock.advance(std::int64_t{interval_ms} * 1'000'000);
-    steal_ticks +=
-        static_cast<std::uint64_t>(std::llround(fraction * interval_ms / 1000.0 * 4 * 100));
+    steal_ticks += fake_guest_steal_ticks(fraction, interval_ms);
     write_stat();
     d.run_period();
   }

@@ -9,6 +9,7 @@
 
 #include "daemon/daemon.h"
 #include "fake_bus.h"
+#include "support/fake_cpus.h"
 #include "support/fixture_tree.h"
 
 namespace prefcpu {
@@ -21,13 +22,7 @@ using testing::FixtureTree;
 class DaemonSystemdTest : public ::testing::Test {
  protected:
   DaemonSystemdTest() {
-    tree.file("sys/devices/system/cpu/online", "0-3\n");
-    for (int cpu = 0; cpu < 4; ++cpu) {
-      tree.file(
-          "sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/thread_siblings_list",
-          std::to_string(cpu) + "\n");
-    }
-    tree.file("proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu vme hypervisor\n");
+    write_fake_guest_cpus(tree);
     tree.file("proc/1/comm", "systemd\n");
     tree.file("cgroup/cgroup.controllers", "cpuset cpu io memory pids\n");
     tree.file("proc/self/mountinfo", "30 1 0:26 / " + tree.path("cgroup").string() +
@@ -59,8 +54,7 @@ class DaemonSystemdTest : public ::testing::Test {
   void period(Daemon& daemon, double fraction) {
     auto interval_ms = daemon.monitor().knobs().interval_ms;
     clock.advance(std::int64_t{interval_ms} * 1'000'000);
-    steal_ticks +=
-        static_cast<std::uint64_t>(std::llround(fraction * interval_ms / 1000.0 * 4 * 100));
+    steal_ticks += testing::fake_guest_steal_ticks(fraction, interval_ms);
     write_stat();
     daemon.run_period();
   }
