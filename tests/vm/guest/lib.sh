@@ -4,7 +4,7 @@
 #   waiting:   wait_until SECONDS CMD...  (polls every 20 ms, never sleeps blindly)
 #   cpulists:  cpus OP A [B]   (norm and or minus count min max list subset eq)
 #   tasks:     spawn_in CGROUP [CPULIST], affinity PID, cg_cpus CGROUP
-#   steal:     steal_start RATE_BP, steal_rate BP, steal_burst, steal_drop   (see vm_steal.cpp)
+#   steal:     steal_start RATE_BP, steal_rate BP, steal_window BP, steal_burst, steal_drop
 #   daemon:    daemon_start ARGS..., daemon_stop SIGNAL, preferred, wait_preferred LIST,
 #              expect_daemon_started LIST
 VM_RESULTS=/dev/ttyS1
@@ -229,7 +229,7 @@ v2_mismatches() {
 steal_start() {
   mkdir -p "$STEAL_CTL"
   echo "$1" >"$STEAL_CTL/rate"
-  rm -f "$STEAL_CTL/ready" "$STEAL_CTL/adjust"
+  rm -f "$STEAL_CTL/ready" "$STEAL_CTL/window"
   # On CPU 0 at SCHED_FIFO, beside prefcpud (daemon_start): see the top of vm_steal.cpp.
   vm-steal "$STEAL_FILE" "$STEAL_CTL" 0 >"$VM_TMP/vm-steal.log" 2>&1 &
   echo $! >"$VM_TMP/vm-steal.pid"
@@ -239,15 +239,18 @@ steal_rate() {
   echo "$1" >"$STEAL_CTL/rate.tmp"
   mv "$STEAL_CTL/rate.tmp" "$STEAL_CTL/rate"
 }
-steal_adjust() {
-  echo "$1" >"$STEAL_CTL/adjust.tmp"
-  mv "$STEAL_CTL/adjust.tmp" "$STEAL_CTL/adjust"
-  wait_until "$T_STEP" test ! -e "$STEAL_CTL/adjust" || fail steal.adjust "vm-steal did not apply $1"
+# steal_window BP: exactly one of the daemon's samples reads BP (vm_steal.cpp); returns once the
+# daemon has read it, so back-to-back calls make back-to-back single samples.
+steal_window() {
+  echo "$1" >"$STEAL_CTL/window.tmp"
+  mv "$STEAL_CTL/window.tmp" "$STEAL_CTL/window"
+  wait_until "$T_STEP" test ! -e "$STEAL_CTL/window" ||
+    fail steal.window "the daemon did not sample a window at $1 bp"
 }
-# One sample far above any threshold: the daemon shrinks exactly one core.
-steal_burst() { steal_adjust +100000; }
-# One sample with zero steal (the counter goes back; the monitor clamps it): one core grows.
-steal_drop() { steal_adjust -1000000; }
+# One sample of all the time stolen (above any high threshold, still plausible): one core shrinks.
+steal_burst() { steal_window 10000; }
+# One sample with zero steal: one core grows.
+steal_drop() { steal_window 0; }
 
 # ---- the daemon -------------------------------------------------------------------------------
 have_prefcpud() { command -v prefcpud >/dev/null 2>&1; }

@@ -1,11 +1,13 @@
 // vm-steal: the synthetic steal source of the VM scenarios. A TCG guest has no paravirtual steal
 // clock, so prefcpud reads `--proc-stat OUT`, which this program keeps as a copy of the real
 // /proc/stat (so the cpuN lines always match the online CPUs) whose aggregate steal, the 8th value
-// of the "cpu" line, is a synthetic counter:
+// of the "cpu" line, is a synthetic counter that only ever grows, never faster than the time of
+// the online CPUs (prefcpud rejects anything else as an implausible sample):
 //   - it grows at CTL/rate basis points of the online CPUs' time (a number, read every loop);
-//   - it jumps once by the signed tick count written to CTL/adjust, which is removed once OUT
-//     holds the jump ("+400" makes exactly one high sample, "-1000000" makes exactly one zero
-//     sample, because the core library clamps a counter that goes back to a zero delta).
+//   - CTL/window holds a rate for exactly one of the reader's sampling windows: the window opens
+//     at the reader's next open of OUT and closes at the one after, and only then is the file
+//     removed. "10000" makes exactly one sample of all the time stolen (one shrink), "0" exactly
+//     one sample of none (one grow), whatever the reader's timing. The opens are seen by inotify.
 // With a CPU argument it pins itself there at SCHED_FIFO; lib.sh pins prefcpud to the same CPU.
 // Then whenever the daemon runs, this runs first: a loaded host that stalls the guest's vCPU
 // threads cannot make the file stale behind the daemon's back (a stale file reads as a window of
@@ -19,11 +21,14 @@
 // USER_HZ ticks, and the aggregate by their sum, rewritten on every "S" line.
 // Built by tests/vm/vm-run.sh with the host compiler, static, and copied into the initramfs.
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/inotify.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdint>
@@ -38,7 +43,7 @@ namespace {
 __extension__ using i128 = __int128;  // GCC and Clang both have it
 
 constexpr long kLoopNs = 2'000'000;                 // OUT is at most ~2 ms stale
-constexpr std::uint64_t kStartTicks = 100'000'000;  // room for many negative adjustments
+constexpr std::uint64_t kStartTicks = 100'000'000;  // a counter long running, as on a real host
 
 std::int64_t monotonic_ns() {
   timespec ts{};
@@ -206,6 +211,22 @@ int host_feed(const std::string& device, const std::string& out_path, const std:
   }
 }
 
+// Drains the inotify events; true when one of them is an open of `name` (vm-steal opens only
+// `name`.tmp and /proc/stat, so any open of `name` is the reader's).
+bool reader_opened(int watch, const std::string& name) {
+  alignas(inotify_event) char buffer[4096];
+  bool opened = false;
+  ssize_t n = 0;
+  while ((n = read(watch, buffer, sizeof buffer)) > 0) {
+    for (ssize_t at = 0; at < n;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+      if (event->len > 0 && name == event->name) opened = true;
+      at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+    }
+  }
+  return opened;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -232,32 +253,33 @@ int main(int argc, char** argv) {
   }
   const long user_hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
   const i128 units_per_tick = static_cast<i128>(10000) * (1'000'000'000 / user_hz);
+  const std::string out_dir = out_path.substr(0, out_path.rfind('/') + 1);
+  const std::string out_name = out_path.substr(out_dir.size());
+  int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (watch < 0 ||
+      inotify_add_watch(watch, out_dir.empty() ? "." : out_dir.c_str(), IN_OPEN) < 0) {
+    complain("vm-steal: cannot watch " + out_dir + ": " + std::strerror(errno) + "\n");
+    return 1;
+  }
+  const std::string window_path = ctl + "/window";
 
   std::uint64_t steal = kStartTicks;
   i128 residual = 0;  // bp * cpu * ns not yet worth a whole tick
   unsigned online = 0;
   std::int64_t last_ns = monotonic_ns();
+  long long window_bp = -1;  // the open window's rate; -1: none open
   std::string proc_stat;
   std::string text;
-  for (std::uint64_t served = 0;; ++served) {
-    std::int64_t now_ns = monotonic_ns();
-    long long rate_bp = read_number(ctl + "/rate", 0);
-    if (rate_bp < 0) rate_bp = 0;
+  auto accrue = [&](long long rate_bp, std::int64_t now_ns) {
     residual += static_cast<i128>(rate_bp) * (online == 0 ? 1 : online) * (now_ns - last_ns);
     last_ns = now_ns;
     steal += static_cast<std::uint64_t>(residual / units_per_tick);
     residual %= units_per_tick;
-
-    std::string adjust_path = ctl + "/adjust";
-    // One read decides both: a separate existence check raced with the shell's `mv`, which
-    // could land between the two and have its jump unlinked unread (a lost burst in CI).
-    std::string adjust_text;
-    bool adjusted = read_file(adjust_path, adjust_text);
-    long long adjust = adjusted ? parse_number(adjust_text, 0) : 0;
-    if (adjust < 0 && static_cast<std::uint64_t>(-adjust) > steal)
-      adjust = -static_cast<long long>(steal);
-    steal = static_cast<std::uint64_t>(static_cast<long long>(steal) + adjust);
-
+  };
+  auto base_rate = [&] { return std::max(read_number(ctl + "/rate", 0), 0LL); };
+  for (std::uint64_t served = 0;; ++served) {
+    long long rate_bp = window_bp >= 0 ? window_bp : base_rate();
+    accrue(rate_bp, monotonic_ns());
     if (!read_file("/proc/stat", proc_stat)) {
       std::perror("vm-steal: reading /proc/stat");
       return 1;
@@ -267,9 +289,22 @@ int main(int argc, char** argv) {
       complain("vm-steal: cannot write " + out_path + "\n");
       return 1;
     }
-    if (adjusted) unlink(adjust_path.c_str());  // only now is the jump visible in OUT
     if (served == 0) write_file_atomically(ctl + "/ready", "1\n");
-    timespec pause{0, kLoopNs};
-    nanosleep(&pause, nullptr);
+    pollfd ready{watch, POLLIN, 0};
+    if (poll(&ready, 1, static_cast<int>(kLoopNs / 1'000'000)) <= 0) continue;
+    if (!reader_opened(watch, out_name)) continue;
+    // The reader has just sampled OUT as last written: what follows counts in its next window.
+    std::int64_t now_ns = monotonic_ns();
+    if (window_bp >= 0) {
+      accrue(window_bp, now_ns);
+      window_bp = -1;
+      unlink(window_path.c_str());  // the window is in the reader's sample: the shell may go on
+      continue;
+    }
+    std::string window_text;
+    if (!read_file(window_path, window_text)) continue;
+    window_bp = std::clamp(parse_number(window_text, 0), 0LL, 10000LL);
+    // Time since the last write belongs to this window: at a zero rate it must add nothing.
+    if (window_bp == 0) last_ns = now_ns; else accrue(rate_bp, now_ns);
   }
 }
