@@ -30,6 +30,8 @@ std::vector<GovernorInfo>& registry() {
        make_kernel_v2_governor},
       {"ewma", "kernel bands applied to a moving average of steal (weight 1/4)",
        make_ewma_governor},
+      {"target", "fits preferred to the capacity received (busy time), never below a learned floor",
+       make_target_governor},
   };
   return table;
 }

@@ -11,5 +11,6 @@ std::unique_ptr<Governor> make_none_governor();
 std::unique_ptr<Governor> make_kernel_governor();
 std::unique_ptr<Governor> make_kernel_v2_governor();
 std::unique_ptr<Governor> make_ewma_governor();
+std::unique_ptr<Governor> make_target_governor();
 
 }  // namespace prefcpu

@@ -50,6 +50,15 @@ Status validate_knobs(const Knobs& knobs) {
         "low_threshold {} must be below high_threshold {}: expected 0..{} basis points",
         knobs.low_threshold, knobs.high_threshold, knobs.high_threshold - 1);
   }
+  if (knobs.shrink_after == 0 || knobs.shrink_after > kMaxShrinkAfter) {
+    return make_error("shrink_after {} is out of range: expected 1..{} intervals",
+                      knobs.shrink_after, kMaxShrinkAfter);
+  }
+  if (knobs.floor_window < knobs.shrink_after || knobs.floor_window > kMaxFloorWindow) {
+    // The floor must remember at least the intervals that justified a shrink.
+    return make_error("floor_window {} is out of range: expected shrink_after ({})..{} intervals",
+                      knobs.floor_window, knobs.shrink_after, kMaxFloorWindow);
+  }
   return {};
 }
 

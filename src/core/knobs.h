@@ -14,6 +14,9 @@ struct Knobs {
   std::uint32_t interval_ms = 1000;    // kernel default; 100..100000
   std::uint32_t high_threshold = 500;  // basis points (5.00 %); < 10000
   std::uint32_t low_threshold = 200;   // basis points (2.00 %); < high_threshold
+  // The `target` governor's (docs/policy.md); the kernel's governors ignore them.
+  std::uint32_t shrink_after = 3;   // intervals of steal above high before a shrink; 1..100
+  std::uint32_t floor_window = 30;  // intervals the learned floor remembers; shrink_after..3600
 
   friend bool operator==(const Knobs&, const Knobs&) = default;
 };
@@ -21,6 +24,8 @@ struct Knobs {
 inline constexpr std::uint32_t kMinIntervalMs = 100;
 inline constexpr std::uint32_t kMaxIntervalMs = 100000;
 inline constexpr std::uint32_t kMaxThresholdBp = 10000;
+inline constexpr std::uint32_t kMaxShrinkAfter = 100;
+inline constexpr std::uint32_t kMaxFloorWindow = 3600;
 
 // One knob: its name (the module parameter, the config key, the `prefcpuctl set` name) and the
 // range it may take on its own; validate_knobs adds the rule across knobs (low < high).
@@ -31,15 +36,17 @@ struct KnobInfo {
   std::uint32_t max;
 };
 
-inline constexpr std::array<KnobInfo, 3> kKnobTable = {{
+inline constexpr std::array<KnobInfo, 5> kKnobTable = {{
     {"interval_ms", &Knobs::interval_ms, kMinIntervalMs, kMaxIntervalMs},
     {"high_threshold", &Knobs::high_threshold, 1, kMaxThresholdBp - 1},
     {"low_threshold", &Knobs::low_threshold, 0, kMaxThresholdBp - 2},
+    {"shrink_after", &Knobs::shrink_after, 1, kMaxShrinkAfter},
+    {"floor_window", &Knobs::floor_window, 1, kMaxFloorWindow},
 }};
 
 // nullptr when `name` is not a knob.
 const KnobInfo* find_knob(std::string_view name);
-// "interval_ms, high_threshold or low_threshold", for errors.
+// "interval_ms, high_threshold, low_threshold, shrink_after or floor_window", for errors.
 std::string knob_names();
 
 // The one parser of numbers typed by a user, on the command line and the control socket alike:
@@ -50,7 +57,7 @@ Result<std::uint64_t> parse_decimal(std::string_view text, std::string_view what
 // The whole set is checked at once, as the module's init does.
 Status validate_knobs(const Knobs& knobs);
 
-// Sets one knob by name from text ("interval_ms", "high_threshold", "low_threshold"), then
+// Sets one knob by name from text (a name of kKnobTable), then
 // validates the whole set; on error `knobs` is unchanged.
 Status set_knob(Knobs& knobs, std::string_view name, std::string_view value);
 

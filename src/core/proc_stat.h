@@ -20,6 +20,9 @@ struct CpuTimes {
 
   // Kernels before 2.6.11 print no steal field; their steal is zero.
   std::uint64_t steal() const { return ticks[kStealField]; }
+  // Time the CPUs ran guest code: user nice system irq softirq. Not idle, iowait or steal; guest
+  // and guest_nice are already inside user and nice. Absent fields count as zero.
+  std::uint64_t busy() const { return ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]; }
 };
 
 struct ProcStat {

@@ -43,7 +43,8 @@ Result<StealMonitor> StealMonitor::create(Topology topology, Knobs knobs,
 Step StealMonitor::observe(const Sample& sample) {
   Step step;
   CpuSet before = preferred_;
-  auto ratio = meter_.observe({sample.monotonic_ns, sample.steal_ticks, sample.online.count()});
+  auto ratio = meter_.observe(
+      {sample.monotonic_ns, sample.steal_ticks, sample.online.count(), sample.busy_ticks});
   if (!started_) {
     // At load the kernel starts from preferred == active.
     started_ = true;
@@ -63,19 +64,15 @@ Step StealMonitor::observe(const Sample& sample) {
     step.skip_reason = std::move(ratio.reason);
   } else {
     step.steal_bp = ratio.steal_bp;
+    step.busy_cpu_bp = ratio.busy_cpu_bp;
     if (custom_) {
       step.action = Action::kManual;
     } else {
-      Decision decision = governor_->decide(ratio.steal_bp, knobs_);
-      if (decision == Decision::kShrink) {
-        step.action = Action::kShrink;
-        preferred_ = shrink_preferred(preferred_, online_, topology_);
-      } else if (decision == Decision::kGrow) {
-        step.action = Action::kGrow;
-        preferred_ = grow_preferred(preferred_, online_, topology_);
-      } else {
-        step.action = Action::kHold;
-      }
+      Interval interval{
+          ratio.steal_bp,
+          cpu_basis_points(ratio.delta_steal_ns, static_cast<std::uint64_t>(ratio.delta_ns)),
+          ratio.busy_cpu_bp, preferred_.count(), online_.count()};
+      step.action = apply(governor_->plan(interval, knobs_));
     }
   }
   if (custom_) {
@@ -86,6 +83,37 @@ Step StealMonitor::observe(const Sample& sample) {
   step.removed = before - preferred_;
   step.added = preferred_ - before;
   return step;
+}
+
+Action StealMonitor::apply(const Plan& plan) {
+  if (!plan.target_cpus) {
+    if (plan.decision == Decision::kShrink) {
+      preferred_ = shrink_preferred(preferred_, online_, topology_);
+      return Action::kShrink;
+    }
+    if (plan.decision == Decision::kGrow) {
+      preferred_ = grow_preferred(preferred_, online_, topology_);
+      return Action::kGrow;
+    }
+    return Action::kHold;
+  }
+  // A target is reached by the kernel's one-core steps, so the mask rules stay in one place: shrink
+  // while the next step keeps at least the target, grow until it is reached.
+  const unsigned before = preferred_.count();
+  const unsigned target = *plan.target_cpus;
+  while (preferred_.count() > target) {
+    CpuSet next = shrink_preferred(preferred_, online_, topology_);
+    if (next == preferred_ || next.count() < target) break;
+    preferred_ = std::move(next);
+  }
+  while (preferred_.count() < target) {
+    CpuSet next = grow_preferred(preferred_, online_, topology_);
+    if (next == preferred_) break;
+    preferred_ = std::move(next);
+  }
+  if (preferred_.count() < before) return Action::kShrink;
+  if (preferred_.count() > before) return Action::kGrow;
+  return Action::kHold;
 }
 
 Status StealMonitor::set_knobs(const Knobs& knobs) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/cpu_set.h"
 #include "core/governor.h"
@@ -35,18 +36,27 @@ enum class Action {
 std::string_view action_name(Action action);
 
 struct Sample {
+  // A constructor, not an aggregate: busy time came later and most samples are written as
+  // {monotonic_ns, steal_ticks, online}.
+  Sample() = default;
+  Sample(std::int64_t ns, std::uint64_t steal, CpuSet cpus,
+         std::optional<std::uint64_t> busy = std::nullopt)
+      : monotonic_ns(ns), steal_ticks(steal), online(std::move(cpus)), busy_ticks(busy) {}
+
   std::int64_t monotonic_ns = 0;
-  std::uint64_t steal_ticks = 0;  // aggregate steal from /proc/stat, USER_HZ ticks
-  CpuSet online;                  // cpuN lines of the same /proc/stat
+  std::uint64_t steal_ticks = 0;            // aggregate steal from /proc/stat, USER_HZ ticks
+  CpuSet online;                            // cpuN lines of the same /proc/stat
+  std::optional<std::uint64_t> busy_ticks;  // aggregate CpuTimes::busy(); empty when unknown
 };
 
 struct Step {
   Action action = Action::kBaseline;
-  std::optional<std::uint64_t> steal_bp;  // empty on baseline and skip
-  CpuSet preferred;                       // after this step
-  CpuSet removed;                         // CPUs that stopped being preferred in this step
-  CpuSet added;                           // CPUs that became preferred in this step
-  std::string skip_reason;                // a skip for an implausible sample: why
+  std::optional<std::uint64_t> steal_bp;     // empty on baseline and skip
+  std::optional<std::uint64_t> busy_cpu_bp;  // empty on baseline, skip, or busy unknown
+  CpuSet preferred;                          // after this step
+  CpuSet removed;                            // CPUs that stopped being preferred in this step
+  CpuSet added;                              // CPUs that became preferred in this step
+  std::string skip_reason;                   // a skip for an implausible sample: why
   bool changed() const { return !removed.empty() || !added.empty(); }
 };
 
@@ -82,6 +92,9 @@ class StealMonitor {
         knobs_(knobs),
         governor_(std::move(governor)),
         meter_(meter) {}
+
+  // Moves preferred_ as the plan says, by the kernel's one-core steps; the step's action.
+  Action apply(const Plan& plan);
 
   Topology topology_;
   Knobs knobs_;

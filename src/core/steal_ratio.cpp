@@ -25,6 +25,10 @@ std::uint64_t steal_basis_points(std::uint64_t delta_steal_ns, std::uint64_t del
   return saturate(static_cast<u128>(delta_steal_ns) / denom);
 }
 
+std::uint64_t cpu_basis_points(std::uint64_t delta_busy_ns, std::uint64_t delta_ns) {
+  return steal_basis_points(delta_busy_ns, delta_ns, 1);
+}
+
 Result<StealMeter> StealMeter::create(std::uint64_t user_hz) {
   if (user_hz == 0 || user_hz > 1'000'000'000) {
     return make_error("invalid USER_HZ {}: expected 1..1000000000 (usually 100)", user_hz);
@@ -60,6 +64,12 @@ StealRatio StealMeter::observe(const StealReading& reading) {
   ratio.steal_bp = steal_basis_points(
       ratio.delta_steal_ns, static_cast<std::uint64_t>(ratio.delta_ns), reading.online_cpus);
   ratio.verdict = StealVerdict::kRatio;
+  if (reading.busy_ticks && previous_->busy_ticks &&
+      *reading.busy_ticks >= *previous_->busy_ticks) {
+    ratio.busy_cpu_bp =
+        cpu_basis_points(ticks_to_ns(*reading.busy_ticks) - ticks_to_ns(*previous_->busy_ticks),
+                         static_cast<std::uint64_t>(ratio.delta_ns));
+  }
   if (reject_implausible_) {
     // All the time of every CPU is 10000 bp; /proc/stat truncates each CPU's steal to a tick, so
     // the aggregate may run ahead by one tick per CPU.

@@ -14,9 +14,16 @@ namespace prefcpu {
 inline constexpr std::int64_t kMinSampleGapNs = 1'000'000;
 
 struct StealReading {
+  // A constructor, not an aggregate: busy time came later than {monotonic_ns, steal, online}.
+  StealReading() = default;
+  StealReading(std::int64_t ns, std::uint64_t steal, unsigned cpus,
+               std::optional<std::uint64_t> busy = std::nullopt)
+      : monotonic_ns(ns), steal_ticks(steal), online_cpus(cpus), busy_ticks(busy) {}
+
   std::int64_t monotonic_ns = 0;
   std::uint64_t steal_ticks = 0;  // aggregate /proc/stat steal, in USER_HZ ticks
   unsigned online_cpus = 0;
+  std::optional<std::uint64_t> busy_ticks;  // aggregate CpuTimes::busy(); empty when unknown
 };
 
 // kImplausible: a sample no real kernel produces (steal going back, or more steal than time); it
@@ -28,12 +35,18 @@ struct StealRatio {
   std::uint64_t steal_bp = 0;  // valid when verdict == kRatio
   std::uint64_t delta_steal_ns = 0;
   std::int64_t delta_ns = 0;
+  // kRatio with busy ticks in both readings: busy time over the interval in basis points of one
+  // CPU (10000 = one CPU busy all the time). Empty when busy went back (a counter reset).
+  std::optional<std::uint64_t> busy_cpu_bp;
   std::string reason;  // kImplausible: what was wrong with the sample
 };
 
 // steal_bp = Δsteal_ns / max(1, Δt_ns * n / 10000).
 std::uint64_t steal_basis_points(std::uint64_t delta_steal_ns, std::uint64_t delta_ns,
                                  unsigned online_cpus);
+
+// Busy (or steal) ns over delta_ns as basis points of one CPU: steal_basis_points for one CPU.
+std::uint64_t cpu_basis_points(std::uint64_t delta_busy_ns, std::uint64_t delta_ns);
 
 // Remembers the previous reading; the first reading is the baseline.
 class StealMeter {

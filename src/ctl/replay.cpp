@@ -83,7 +83,8 @@ Status replay_trace(const Trace& trace, const Topology& topology, const ReplayOp
     if (!stat) {
       return make_error("trace record at line {}: {}", record.line, stat.error().message);
     }
-    Step step = monitor->observe({record.monotonic_ns, stat->total.steal(), stat->online});
+    Step step = monitor->observe(
+        {record.monotonic_ns, stat->total.steal(), stat->online, stat->total.busy()});
     nlohmann::ordered_json line;
     line["t_ns"] = record.monotonic_ns;
     line["action"] = action_name(step.action);

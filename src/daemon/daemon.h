@@ -34,6 +34,7 @@ namespace prefcpu {
 struct ProcStatSample {
   std::uint64_t steal_ticks = 0;
   CpuSet online;
+  std::uint64_t busy_ticks = 0;
 };
 
 struct DaemonPaths {

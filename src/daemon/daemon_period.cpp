@@ -29,7 +29,7 @@ Result<ProcStatSample> Daemon::sample() {
         "{}th)",
         stat->total.fields_present, CpuTimes::kStealField + 1, CpuTimes::kStealField + 1);
   }
-  return ProcStatSample{stat->total.steal(), believed_online(stat->online)};
+  return ProcStatSample{stat->total.steal(), believed_online(stat->online), stat->total.busy()};
 }
 
 // /proc/stat prints a line per online CPU; when its lines disagree with what the monitor knows,
@@ -157,7 +157,8 @@ void Daemon::run_period() {
   CpuSet before = preferred();
   CpuSet online_before = online();
   refresh_topology(stat->online);
-  Step step = source_->step(monitor_->observe({now, stat->steal_ticks, stat->online}), *monitor_);
+  Step step = source_->step(
+      monitor_->observe({now, stat->steal_ticks, stat->online, stat->busy_ticks}), *monitor_);
   steal_bp_ = step.steal_bp;
   last_action_ = step.action;
   count(step.action);

@@ -64,6 +64,8 @@ class Simulation {
   double mean_preferred(std::uint32_t vm) const;
   // Time the VM's vCPUs held a pCPU (running or polling), up to now.
   Ns vm_cpu_ns(std::uint32_t vm) const;
+  // The guest's busy time in its /proc/stat: running only (a halted or polling vCPU is idle there).
+  Ns vm_busy_ns(std::uint32_t vm) const;
   // The first violated invariant of the current state, or empty (invariants.cpp). Without
   // `with_tasks`, the O(tasks) check of every task's place is left out.
   std::string check_invariants(bool with_tasks = true) const;

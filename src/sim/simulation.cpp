@@ -186,6 +186,15 @@ Ns Simulation::vm_cpu_ns(std::uint32_t vm_index) const {
   return total;
 }
 
+Ns Simulation::vm_busy_ns(std::uint32_t vm_index) const {
+  const Vm& vm = w_.vms[vm_index];
+  Ns total = 0;
+  for (std::uint32_t i = 0; i < vm.vcpus; ++i) {
+    total += time_in(w_.vcpus[vm.first_vcpu + i], HostState::kRunning, now());
+  }
+  return total;
+}
+
 double Simulation::mean_preferred(std::uint32_t vm_index) const {
   const Vm& vm = w_.vms[vm_index];
   Ns end = now();
@@ -198,8 +207,10 @@ void Simulation::on_governor(std::uint32_t vm_index) {
   Vm& vm = w_.vms[vm_index];
   Ns steal = vm_steal_ns(vm_index);
   // /proc/stat shows the aggregate in USER_HZ ticks: the tick granularity is kept.
-  auto ticks = static_cast<std::uint64_t>(steal) / (1'000'000'000ULL / vm.guest.user_hz);
-  Step step = vm.monitor->observe(Sample{now(), ticks, vm.online});
+  const std::uint64_t tick_ns = 1'000'000'000ULL / vm.guest.user_hz;
+  auto ticks = static_cast<std::uint64_t>(steal) / tick_ns;
+  auto busy = static_cast<std::uint64_t>(vm_busy_ns(vm_index)) / tick_ns;
+  Step step = vm.monitor->observe(Sample{now(), ticks, vm.online, busy});
   if (step.changed()) {
     if (step.action == Action::kShrink) ++vm.stats.shrinks;
     if (step.action == Action::kGrow) ++vm.stats.grows;

@@ -92,7 +92,7 @@ TEST(EwmaGovernor, WeightIsAQuarterAndTheBandsAreTheKernels) {
 }
 
 TEST(GovernorRegistry, ListsTheBuiltIns) {
-  EXPECT_EQ(governor_names(), "none, kernel, kernel-v2, ewma");
+  EXPECT_EQ(governor_names(), "none, kernel, kernel-v2, ewma, target");
   for (const auto& info : governors()) {
     auto made = make_governor(info.name);
     ASSERT_TRUE(made);
@@ -104,7 +104,7 @@ TEST(GovernorRegistry, UnknownNameListsTheAccepted) {
   auto made = make_governor("cpuplugd");
   ASSERT_FALSE(made);
   EXPECT_EQ(made.error().message,
-            "unknown governor \"cpuplugd\": expected one of none, kernel, kernel-v2, ewma");
+            "unknown governor \"cpuplugd\": expected one of none, kernel, kernel-v2, ewma, target");
 }
 
 TEST(GovernorRegistry, RejectsADuplicateName) {

@@ -67,7 +67,8 @@ TEST(SetKnob, LeavesKnobsUnchangedOnError) {
   auto unknown = set_knob(knobs, "period", "10");
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().message,
-            "unknown knob \"period\": expected interval_ms, high_threshold or low_threshold");
+            "unknown knob \"period\": expected interval_ms, high_threshold, low_threshold, "
+            "shrink_after or floor_window");
   EXPECT_EQ(knobs, Knobs{});
 }
 
