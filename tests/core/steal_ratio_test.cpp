@@ -116,6 +116,22 @@ TEST(StealMeter, EightThousandCpus) {
   EXPECT_EQ(ratio.steal_bp, 500U);
 }
 
+TEST(StealMeter, BusyInBasisPointsOfOneCpu) {
+  auto m = meter();
+  (void)m.observe({0, 0, 4, 1000});
+  // 250 ticks of busy over 1 s at USER_HZ 100: 2.5 CPUs.
+  auto ratio = m.observe({kSecond, 0, 4, 1250});
+  EXPECT_EQ(ratio.busy_cpu_bp, 25000U);
+  // Half a second, 50 ticks: 1 CPU.
+  EXPECT_EQ(m.observe({kSecond + kSecond / 2, 0, 4, 1300}).busy_cpu_bp, 10000U);
+  // Busy going back (a counter reset) is unknown for that interval, not a huge number.
+  EXPECT_FALSE(m.observe({2 * kSecond, 0, 4, 10}).busy_cpu_bp);
+  // Readings without busy time give none; steal is measured as before.
+  auto plain = m.observe({3 * kSecond, 100, 4});
+  EXPECT_FALSE(plain.busy_cpu_bp);
+  EXPECT_EQ(plain.steal_bp, 2500U);
+}
+
 TEST(StealMeter, RejectsImpossibleUserHz) {
   auto zero = StealMeter::create(0);
   ASSERT_FALSE(zero);

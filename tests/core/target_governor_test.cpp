@@ -140,6 +140,20 @@ TEST(TargetGovernor, GrowsOnlyWhenBusyOnItsPreferredSet) {
   EXPECT_EQ(guest.preferred(), 18U);
 }
 
+TEST(TargetGovernor, AFailedProbeDoublesTheWaitBeforeTheNextGrow) {
+  Guest guest("target");
+  for (int i = 0; i < 5; ++i) (void)guest.tick(2400, 800);
+  ASSERT_EQ(guest.preferred(), 9U);
+  (void)guest.tick(0, 900);  // saturated, no steal: probe
+  ASSERT_EQ(guest.preferred(), 18U);
+  for (int i = 0; i < 3; ++i) (void)guest.tick(1800, 900);  // the capacity was not there
+  ASSERT_EQ(guest.preferred(), 11U) << "ceil(9 CPUs received * 9/8)";
+  (void)guest.tick(0, 1100);
+  EXPECT_EQ(guest.preferred(), 11U) << "one saturated interval is no longer enough";
+  (void)guest.tick(0, 1100);
+  EXPECT_EQ(guest.preferred(), 22U);
+}
+
 TEST(TargetGovernor, SteadyTraceMakesNoChangeAfterConvergence) {
   for (std::uint64_t busy : {100U, 800U, 1250U, 3200U}) {
     Guest guest("target");

@@ -22,6 +22,13 @@ check "ends at all CPUs" grep -q '"preferred":"0-15"}$' <(tail -1 "$tmp/out")
 "$ctl" replay "$traces/example-16cpu-smt2.trace" --high 1000 --low 200 >"$tmp/high"
 check "knobs change the decisions" bash -c "! grep -q '\"action\":\"shrink\"' '$tmp/high'"
 
+# Every governor replays the bundled traces, which carry busy time (verbatim /proc/stat).
+"$ctl" replay "$traces/example-16cpu-smt2.trace" --governor target >"$tmp/target" 2>"$tmp/err"
+check "target replays the example trace" test $? -eq 0
+check "target: one line per record" test "$(wc -l <"$tmp/target")" -eq "$records"
+"$ctl" replay "$traces/recorded-2cpu-kvm.trace" --governor target >"$tmp/target" 2>"$tmp/err"
+check "target replays the recorded trace" test $? -eq 0
+
 # The topology can be overridden.
 "$ctl" replay "$traces/example-16cpu-smt2.trace" --topology cores=8,smt=2,layout=consecutive >"$tmp/ppc"
 check "--topology overrides the header" grep -q '"preferred":"0-13"' "$tmp/ppc"

@@ -42,6 +42,54 @@ TEST(Replay, OneJsonLinePerRecord) {
             "{\"t_ns\":4000000000,\"action\":\"skip\",\"steal_bp\":null,\"preferred\":\"0-3\"}\n");
 }
 
+// An 8-CPU guest whose aggregate line carries busy time (user and system) as well as steal.
+std::string busy_record(int t_s, int user, int system, int steal) {
+  std::string text = "@ " + std::to_string(static_cast<long long>(t_s) * 1'000'000'000) + "\n";
+  text += "cpu " + std::to_string(user) + " 0 " + std::to_string(system) + " 1000 0 0 0 " +
+          std::to_string(steal) + " 0 0\n";
+  for (int cpu = 0; cpu < 8; ++cpu) text += "cpu" + std::to_string(cpu) + " 1 0 1 10 0 0 0 0 0 0\n";
+  return text;
+}
+
+TEST(Replay, TargetFitsTheBusyTimeOfTheTrace) {
+  // Each second: 2 CPUs busy (150 user + 50 system ticks), 6 CPUs of steal (600 ticks).
+  std::string trace;
+  for (int t = 0; t <= 5; ++t) trace += busy_record(t, 150 * t, 50 * t, 600 * t);
+  ReplayOptions options;
+  options.governor = "target";
+  std::string out = replay(trace, "cores=8", options);
+  // Learn, three intervals above high, then one move to ceil(2 * 9/8) = 3 CPUs.
+  EXPECT_NE(out.find("{\"t_ns\":3000000000,\"action\":\"hold\",\"steal_bp\":7500,"
+                     "\"preferred\":\"0-7\"}"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("{\"t_ns\":4000000000,\"action\":\"shrink\",\"steal_bp\":7500,"
+                     "\"preferred\":\"0-2\"}"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("{\"t_ns\":5000000000,\"action\":\"hold\",\"steal_bp\":7500,"
+                     "\"preferred\":\"0-2\"}"),
+            std::string::npos)
+      << out;
+}
+
+TEST(Replay, TargetOnALineOfFourFields) {
+  // The oldest /proc/stat (user nice system idle, no steal): busy is there, steal is zero.
+  std::string trace;
+  for (int t = 0; t <= 5; ++t) {
+    trace += "@ " + std::to_string(t * 1'000'000'000LL) + "\ncpu " + std::to_string(400 * t) +
+             " 0 0 100\ncpu0 1 2 3 4\ncpu1 1 2 3 4\ncpu2 1 2 3 4\ncpu3 1 2 3 4\n";
+  }
+  ReplayOptions options;
+  options.governor = "target";
+  std::string out = replay(trace, "cores=4", options);
+  EXPECT_EQ(out.find("shrink"), std::string::npos) << out;
+  EXPECT_NE(out.find("{\"t_ns\":5000000000,\"action\":\"hold\",\"steal_bp\":0,"
+                     "\"preferred\":\"0-3\"}"),
+            std::string::npos)
+      << out;
+}
+
 TEST(Replay, KnobsAndGovernorApply) {
   std::string trace = record(0, 0) + record(1, 40) + record(2, 80);
   ReplayOptions options;
