@@ -183,11 +183,10 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
               << (mask->automatic ? " (automatic)" : " (custom; monitor off)") << "\n";
   });
 
-  auto* set = app.add_subcommand(
-      "set", "Change a knob at run time: interval_ms, high_threshold, low_threshold, governor");
+  auto* set =
+      app.add_subcommand("set", "Change a knob at run time: " + knob_names() + ", or governor");
   add_state_dir(set);
-  set->add_option("KNOB", args->knob, "interval_ms, high_threshold, low_threshold or governor")
-      ->required();
+  set->add_option("KNOB", args->knob, knob_names() + ", or governor")->required();
   set->add_option("VALUE", args->value, "the new value")->required();
   set->callback([args, exit_code] {
     nlohmann::json reply;

@@ -32,13 +32,9 @@ TEST(ProcStat, BusyIsUserNiceSystemIrqSoftirq) {
   // user 1004 + nice 0 + system 964 + irq 0 + softirq 15; not idle, iowait or steal.
   EXPECT_EQ(parse_proc_stat(kModern)->total.busy(), 1983U);
   // guest and guest_nice are inside user and nice already: not counted twice.
-  EXPECT_EQ(parse_proc_stat("cpu 10 20 30 1000 5 1 2 99 7 8
-cpu0 0 0 0 0
-")->total.busy(), 63U);
+  EXPECT_EQ(parse_proc_stat("cpu 10 20 30 1000 5 1 2 99 7 8\ncpu0 0 0 0 0\n")->total.busy(), 63U);
   // 2.4's four fields still give busy time.
-  EXPECT_EQ(parse_proc_stat("cpu 1 2 3 4
-cpu0 1 2 3 4
-")->total.busy(), 6U);
+  EXPECT_EQ(parse_proc_stat("cpu 1 2 3 4\ncpu0 1 2 3 4\n")->total.busy(), 6U);
 }
 
 TEST(ProcStat, OnlineSetHasHolesWhereCpusAreOffline) {

@@ -79,6 +79,6 @@ check "a 100k-character request exits 2" test $? -eq 2
 check "and says why" grep -q "prefcpud takes at most 65536 bytes" "$tmp/long.err"
 
 "$ctl" governors >"$tmp/govs"
-check "governors lists four" test "$(wc -l <"$tmp/govs")" -eq 4
+check "governors lists five" test "$(wc -l <"$tmp/govs")" -eq 5
 
 exit $((failures > 0))

@@ -156,7 +156,7 @@ TEST(Replay, UnknownGovernorIsRefused) {
   auto status = replay_trace(*trace, *topo, {"magic", {}, 100}, out);
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().message,
-            "unknown governor \"magic\": expected one of none, kernel, kernel-v2, ewma");
+            "unknown governor \"magic\": expected one of none, kernel, kernel-v2, ewma, target");
 }
 
 }  // namespace
