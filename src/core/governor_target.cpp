@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <limits>
+#include <optional>
 
 #include "core/governors.h"
 
@@ -20,6 +21,12 @@ constexpr std::uint64_t kSaturatedNum = 15;
 constexpr std::uint64_t kSaturatedDen = 16;
 // A grow undone by a shrink within floor_window doubles the wait before the next grow, up to this.
 constexpr unsigned kMaxGrowWait = 8;
+// A shrink after which the guest, still contended, received less than 7/8 of what justified it
+// cost capacity (the host shares by vCPU): it is undone, and no shrink follows for this many
+// floor_windows.
+constexpr std::uint64_t kLostNum = 7;
+constexpr std::uint64_t kLostDen = 8;
+constexpr unsigned kUndoneHoldWindows = 4;
 constexpr unsigned kLongAgo = std::numeric_limits<unsigned>::max() / 2;
 
 // CPUs that hold cpu_bp with the headroom, rounded up; at least one.
@@ -62,7 +69,9 @@ class TargetGovernor final : public Governor {
       return {};
     }
 
-    shrink_streak_ = contended && floor < preferred ? shrink_streak_ + 1 : 0;
+    if (auto undo = check_last_shrink(busy, contended, knobs)) return *undo;
+    shrink_block_ = shrink_block_ > 0 ? shrink_block_ - 1 : 0;
+    shrink_streak_ = contended && floor < preferred && shrink_block_ == 0 ? shrink_streak_ + 1 : 0;
     const bool saturated = busy * kSaturatedDen >= preferred * kCpuBp * kSaturatedNum;
     grow_streak_ = steal_bp <= knobs.low_threshold && saturated ? grow_streak_ + 1 : 0;
 
@@ -70,6 +79,8 @@ class TargetGovernor final : public Governor {
       if (since_grow_ < knobs.floor_window) grow_wait_ = std::min(grow_wait_ * 2, kMaxGrowWait);
       forget_streaks();
       since_shrink_ = 0;
+      verify_ = {interval.preferred_cpus, *std::max_element(received_.begin(), received_.end()),
+                 knobs.shrink_after, 0};
       return {Decision::kShrink, static_cast<unsigned>(floor)};
     }
     if (grow_streak_ >= grow_wait_ && interval.preferred_cpus < interval.online_cpus) {
@@ -83,6 +94,29 @@ class TargetGovernor final : public Governor {
   void reset() override { *this = TargetGovernor(); }
 
  private:
+  // The shrink_after intervals after a shrink: did the guest keep what it received before?
+  struct Verify {
+    unsigned revert_to = 0;      // preferred CPUs before the shrink
+    std::uint64_t received = 0;  // busy_cpu_bp that justified it
+    unsigned left = 0;           // intervals still to watch; 0: nothing to verify
+    std::uint64_t best = 0;      // the most received since
+  };
+
+  std::optional<Plan> check_last_shrink(std::uint64_t busy, bool contended, const Knobs& knobs) {
+    if (verify_.left == 0) return std::nullopt;
+    if (!contended) {
+      verify_.left = 0;  // it no longer wants more: the shrink cost nothing it needed
+      return std::nullopt;
+    }
+    verify_.best = std::max(verify_.best, busy);
+    if (--verify_.left > 0 || verify_.best * kLostDen >= verify_.received * kLostNum) {
+      return std::nullopt;
+    }
+    forget_streaks();
+    shrink_block_ = kUndoneHoldWindows * knobs.floor_window;
+    return Plan{Decision::kGrow, verify_.revert_to};
+  }
+
   void forget_streaks() {
     shrink_streak_ = 0;
     grow_streak_ = 0;
@@ -94,6 +128,8 @@ class TargetGovernor final : public Governor {
   unsigned grow_wait_ = 1;
   unsigned since_grow_ = kLongAgo;
   unsigned since_shrink_ = kLongAgo;
+  unsigned shrink_block_ = 0;  // intervals left without shrinks after an undone one
+  Verify verify_;
   bool primed_ = false;
 };
 

@@ -107,7 +107,7 @@ TEST(TargetGovernor, NeverShrinksBelowTheLearnedFloor) {
   Knobs knobs;
   knobs.floor_window = 10;
   Guest guest("target", "cores=32,smt=1", knobs);
-  for (int i = 0; i < 5; ++i) (void)guest.tick(2400, 800);
+  for (int i = 0; i < 7; ++i) (void)guest.tick(2400, 800);  // shrink at 4, verified by 7
   ASSERT_EQ(guest.preferred(), 9U);
   // Contention worsens: only 4 CPUs' worth received, on the 9 preferred ones.
   for (int i = 0; i < 9; ++i) {
@@ -116,6 +116,25 @@ TEST(TargetGovernor, NeverShrinksBelowTheLearnedFloor) {
   }
   for (int i = 0; i < 10; ++i) (void)guest.tick(400, 400);
   EXPECT_EQ(guest.preferred(), 5U) << "the floor forgets after floor_window intervals";
+}
+
+// A host that shares by vCPU: each preferred vCPU gets half a CPU, so shrinking loses capacity.
+TEST(TargetGovernor, AShrinkThatLosesCapacityIsUndone) {
+  Guest guest("target");
+  auto tick_half = [&guest] {
+    return guest.tick(50ULL * guest.preferred(), 50ULL * guest.preferred());
+  };
+  for (int i = 0; i < 4; ++i) (void)tick_half();
+  ASSERT_EQ(guest.preferred(), 18U) << "16 CPUs received, 1/8 headroom";
+  (void)tick_half();
+  (void)tick_half();
+  EXPECT_EQ(guest.preferred(), 18U) << "watched for shrink_after intervals";
+  Step undo = tick_half();
+  EXPECT_EQ(undo.action, Action::kGrow);
+  EXPECT_EQ(guest.preferred(), 32U) << "9 CPUs received where 16 were: back";
+  for (int i = 0; i < 119; ++i) (void)tick_half();
+  EXPECT_EQ(guest.preferred(), 32U) << "no shrink for 4 floor_windows";
+  EXPECT_EQ(guest.changes(), 2U);
 }
 
 TEST(TargetGovernor, ShrinkNeedsShrinkAfterConsistentIntervals) {
