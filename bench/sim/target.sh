@@ -11,7 +11,8 @@ shift
 root=$(cd "$(dirname "$0")/../.." && pwd)
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
-  scenarios=(seed-hackbench seed-daytrader no-overcommit cpu-bound large "$root/bench/sim/step-32.toml")
+  scenarios=(seed-hackbench seed-daytrader no-overcommit cpu-bound large "$root/bench/sim/step-32.toml"
+    "$root/bench/sim/step-32-both.toml")
 fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
