@@ -4,7 +4,8 @@
 # none, the fraction of the oracle's value, mean preferred vCPUs, mask changes (shrinks + grows),
 # the governor interval after which preferred stays within one core (2 vCPUs) of its final value
 # ("settled"), and mask changes per minute over the second half of the run ("steady/min").
-# Usage: bench/sim/target.sh BUILD_BIN_DIR [SCENARIO...]   (default: the built-ins and step-32)
+# Usage: [OPTS="--interval-ms 100 ..."] bench/sim/target.sh BUILD_BIN_DIR [SCENARIO...]
+# (default: the built-ins and step-32, step-32-both); OPTS go to every `prefcpu-sim run`.
 set -euo pipefail
 bin=${1:?usage: $0 BUILD_BIN_DIR [SCENARIO...]}
 shift
@@ -18,12 +19,13 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 for scenario in "${scenarios[@]}"; do
   for governor in kernel kernel-v2 target oracle; do
-    "$bin/prefcpu-sim" run "$scenario" --governor "$governor" --json \
+    # shellcheck disable=SC2086
+    "$bin/prefcpu-sim" run "$scenario" --governor "$governor" ${OPTS:-} --json \
       --timeseries "$dir/$governor.csv" >"$dir/$governor.json"
   done
-  python3 - "$dir" "$scenario" <<'PY'
+  python3 - "$dir" "$scenario" "${OPTS:-}" <<'PY'
 import csv, json, os, statistics, sys
-dir, scenario = sys.argv[1], sys.argv[2]
+dir, scenario, opts = sys.argv[1], sys.argv[2], sys.argv[3]
 govs = ["kernel", "kernel-v2", "target", "oracle"]
 runs = {g: json.load(open(os.path.join(dir, g + ".json"))) for g in govs}
 series = {}
@@ -47,7 +49,8 @@ def settle(points):
     span = half[-1][0] - half[0][0]
     return settled, ("%.1f" % (moves * 60 / span) if span > 0 else "-")
 name = os.path.basename(scenario).removesuffix(".toml")
-print("\n%s: `prefcpu-sim run %s --governor G --json --timeseries FILE`\n" % (name, scenario))
+print("\n%s: `prefcpu-sim run %s --governor G %s--json --timeseries FILE`\n"
+      % (name, scenario, opts + " " if opts else ""))
 print("| case | VM | governor | value (metric) | vs none | vs oracle | mean preferred | shrinks + grows | settled (interval) | steady changes/min |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 oracle = {(r["case"], v["name"]): v["value"] for r in runs["oracle"]["results"] for v in r["vms"]

@@ -171,6 +171,25 @@ TEST(ReducedBuiltins, SeedDaytraderCpuBoundAndLargeRun) {
   EXPECT_GT(large.results[0].vms[7].value, 0.0);
 }
 
+// Issue 11's steady state: on cpu-bound (2x, both VMs backing off) the kernel's rule keeps moving
+// the mask; `target` fits it once and holds, without losing work.
+TEST(ReducedBuiltins, TargetSettlesWhereTheKernelKeepsMoving) {
+  RunOptions options;
+  options.interval_ms = 100;  // 6 s of run: 60 decisions
+  Report kernel = run_reduced("cpu-bound", 0.2, options, /*lockstep=*/true);
+  options.governor = "target";
+  Report target = run_reduced("cpu-bound", 0.2, options, /*lockstep=*/true);
+  ASSERT_EQ(kernel.results.size(), 2U);
+  ASSERT_EQ(target.results.size(), 2U);
+  for (std::size_t vm = 0; vm < 2; ++vm) {
+    const auto& k = kernel.results[1].vms[vm];
+    const auto& t = target.results[1].vms[vm];
+    EXPECT_LE(t.stats.shrinks + t.stats.grows, 2U) << t.name;
+    EXPECT_GT(k.stats.shrinks + k.stats.grows, 4 * (t.stats.shrinks + t.stats.grows)) << k.name;
+    EXPECT_GE(t.value, 0.97 * k.value) << t.name;
+  }
+}
+
 TEST(Determinism, SameSeedGivesByteIdenticalOutput) {
   RunOptions options;
   options.seed = 7;
