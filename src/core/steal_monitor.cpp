@@ -104,12 +104,12 @@ Action StealMonitor::apply(const Plan& plan) {
   while (preferred_.count() > target) {
     CpuSet next = shrink_preferred(preferred_, online_, topology_);
     if (next == preferred_ || next.count() < target) break;
-    preferred_ = std::move(next);
+    preferred_ = next;
   }
   while (preferred_.count() < target) {
     CpuSet next = grow_preferred(preferred_, online_, topology_);
     if (next == preferred_) break;
-    preferred_ = std::move(next);
+    preferred_ = next;
   }
   if (preferred_.count() < before) return Action::kShrink;
   if (preferred_.count() > before) return Action::kGrow;

@@ -39,9 +39,9 @@ struct Sample {
   // A constructor, not an aggregate: busy time came later and most samples are written as
   // {monotonic_ns, steal_ticks, online}.
   Sample() = default;
-  Sample(std::int64_t ns, std::uint64_t steal, CpuSet cpus,
+  Sample(std::int64_t ns, std::uint64_t steal, const CpuSet& cpus,
          std::optional<std::uint64_t> busy = std::nullopt)
-      : monotonic_ns(ns), steal_ticks(steal), online(std::move(cpus)), busy_ticks(busy) {}
+      : monotonic_ns(ns), steal_ticks(steal), online(cpus), busy_ticks(busy) {}
 
   std::int64_t monotonic_ns = 0;
   std::uint64_t steal_ticks = 0;            // aggregate steal from /proc/stat, USER_HZ ticks
