@@ -65,8 +65,7 @@ TEST(MetricsFromStatusTest, NamesAndValuesFollowTheStatus) {
         "prefcpu_mask_changes_total 3\n", "prefcpu_sample_errors_total 4\n",
         "prefcpu_apply_errors_total 6\n", "prefcpu_irqs_on_non_preferred 4\n",
         "prefcpu_interrupts_non_preferred 12\n",
-        "prefcpu_info{backend=\"cgroupfs\",governor=\"kernel\",mode=\"enforce\"} "
-        "1\n"}) {
+        R"(prefcpu_info{backend="cgroupfs",governor="kernel",mode="enforce"} 1)"}) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing " << line << " in\n" << text;
   }
 }

@@ -14,13 +14,17 @@ SYS_CPU=/sys/devices/system/cpu
 STATE=/run/prefcpu
 STEAL_FILE=/run/vm-steal/stat
 STEAL_CTL=/run/vm-steal/ctl
-# Middle band for the daemon's thresholds: steal_rate 3000 holds, a burst shrinks one core, a
-# drop grows one core (one sample each, whatever the timing).
-VM_HIGH=9000
+# Middle band for the daemon's thresholds: steal_rate 1500 holds, a burst (one window at 8000 bp)
+# shrinks one core, a drop (one window at 0 bp) grows one core. A stalled vCPU skews the daemon's
+# clock against the file's by 10-20 ms (a burst at 10000 bp read 8600-10600 under load), so the
+# burst sits in the middle: 37 % low still shrinks, 31 % high is still plausible (10000 bp plus one
+# tick per CPU per window). At 200 ms, a skew is half the share of a window it is at 100 ms.
+VM_HIGH=5000
 VM_LOW=100
-VM_HOLD_BP=3000
-VM_INTERVAL_MS=100
-# Timeouts: a step is one sample away (100 ms) and a start a second or two, but a guest on a
+VM_HOLD_BP=1500
+VM_BURST_BP=8000
+VM_INTERVAL_MS=200
+# Timeouts: a step is two samples away (400 ms) and a start a second or two, but a guest on a
 # loaded 2-core host can stall for seconds; the waits poll, so a long timeout costs nothing.
 T_STEP=${VM_STEP_TIMEOUT:-15}
 T_START=${VM_START_TIMEOUT:-30}
@@ -247,8 +251,8 @@ steal_window() {
   wait_until "$T_STEP" test ! -e "$STEAL_CTL/window" ||
     fail steal.window "the daemon did not sample a window at $1 bp"
 }
-# One sample of all the time stolen (above any high threshold, still plausible): one core shrinks.
-steal_burst() { steal_window 10000; }
+# One sample above the high threshold: one core shrinks.
+steal_burst() { steal_window "$VM_BURST_BP"; }
 # One sample with zero steal: one core grows.
 steal_drop() { steal_window 0; }
 
@@ -328,7 +332,7 @@ vm_cleanup() {
   local pid log
   for pid in $(cat "$VM_TMP"/*.pid 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
   phase end
-  for log in "$VM_TMP"/prefcpud.*.log; do
+  for log in "$VM_TMP"/prefcpud.*.log "$VM_TMP/vm-steal.log"; do
     [ -f "$log" ] || continue
     echo "----- $log -----"
     cat "$log"

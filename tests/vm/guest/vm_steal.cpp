@@ -66,8 +66,9 @@ bool read_file(const std::string& path, std::string& out) {
   return n == 0;
 }
 
-bool write_file_atomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
+// `tmp` is where the text is written before it is renamed over `path`; by default beside it.
+bool write_file_atomically(const std::string& path, const std::string& text, std::string tmp = {}) {
+  if (tmp.empty()) tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return false;
   bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
@@ -211,8 +212,15 @@ int host_feed(const std::string& device, const std::string& out_path, const std:
   }
 }
 
-// Drains the inotify events; true when one of them is an open of `name` (vm-steal opens only
-// `name`.tmp and /proc/stat, so any open of `name` is the reader's).
+// One line per window edge in the log (lib.sh prints it with the daemon's on failure).
+void note_window(const char* edge, long long bp, std::uint64_t steal, std::int64_t now_ns) {
+  std::fprintf(stderr, "vm-steal: %lld.%03lld window of %lld bp %s at steal %" PRIu64 "\n",
+               static_cast<long long>(now_ns / 1'000'000'000),
+               static_cast<long long>(now_ns / 1'000'000 % 1000), bp, edge, steal);
+}
+
+// Drains the inotify events; true when one of them is an open of `name` (vm-steal never opens
+// it, so any open of `name` is the reader's).
 bool reader_opened(int watch, const std::string& name) {
   alignas(inotify_event) char buffer[4096];
   bool opened = false;
@@ -256,8 +264,7 @@ int main(int argc, char** argv) {
   const std::string out_dir = out_path.substr(0, out_path.rfind('/') + 1);
   const std::string out_name = out_path.substr(out_dir.size());
   int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (watch < 0 ||
-      inotify_add_watch(watch, out_dir.empty() ? "." : out_dir.c_str(), IN_OPEN) < 0) {
+  if (watch < 0 || inotify_add_watch(watch, out_dir.empty() ? "." : out_dir.c_str(), IN_OPEN) < 0) {
     complain("vm-steal: cannot watch " + out_dir + ": " + std::strerror(errno) + "\n");
     return 1;
   }
@@ -285,7 +292,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     text = synthesize(proc_stat, &steal, {}, online);
-    if (text.empty() || !write_file_atomically(out_path, text)) {
+    // The temporary file lives in CTL_DIR: its opens must not wake the watch on OUT's directory.
+    if (text.empty() || !write_file_atomically(out_path, text, ctl + "/out.tmp")) {
       complain("vm-steal: cannot write " + out_path + "\n");
       return 1;
     }
@@ -297,6 +305,7 @@ int main(int argc, char** argv) {
     std::int64_t now_ns = monotonic_ns();
     if (window_bp >= 0) {
       accrue(window_bp, now_ns);
+      note_window("closed", window_bp, steal, now_ns);
       window_bp = -1;
       unlink(window_path.c_str());  // the window is in the reader's sample: the shell may go on
       continue;
@@ -305,6 +314,10 @@ int main(int argc, char** argv) {
     if (!read_file(window_path, window_text)) continue;
     window_bp = std::clamp(parse_number(window_text, 0), 0LL, 10000LL);
     // Time since the last write belongs to this window: at a zero rate it must add nothing.
-    if (window_bp == 0) last_ns = now_ns; else accrue(rate_bp, now_ns);
+    if (window_bp == 0)
+      last_ns = now_ns;
+    else
+      accrue(rate_bp, now_ns);
+    note_window("opened", window_bp, steal, now_ns);
   }
 }

@@ -124,9 +124,9 @@ expect_eq daemon_reload.service_affinity "$(affinity "$work")" 0-1
 check daemon_reload.seen wait_until "$T_STEP" status_has '"reloads_seen": [1-9]'
 
 phase config-reload
-sed -i 's/^high_threshold = .*/high_threshold = 8000/' /etc/prefcpu/prefcpud.toml
+sed -i 's/^high_threshold = .*/high_threshold = 4000/' /etc/prefcpu/prefcpud.toml
 check reload.command systemctl reload prefcpud
-check reload.applied wait_until "$T_STEP" status_has '"high_threshold": 8000'
+check reload.applied wait_until "$T_STEP" status_has '"high_threshold": 4000'
 
 phase grow
 steal_drop
