@@ -37,6 +37,7 @@ kworkers_outside() {
   done
 }
 no_kworkers_outside() { [ -z "$(kworkers_outside "$1")" ]; }
+kworkers_count() { grep -l '^kworker/u' /proc/[0-9]*/comm 2>/dev/null | wc -l; }
 
 phase kernel
 expect_eq cmdline.nohz_full "$(cpus norm "$(cat "$SYS_CPU/nohz_full")")" 2
@@ -106,7 +107,7 @@ for want in $want_seq; do
 done
 check daemon.cpuset wait_until "$T_STEP" cg_cpus_is work 2-3
 if wait_until "$T_STEP" no_kworkers_outside "$(wq_cpus)"; then
-  pass daemon.kworkers "every kworker/u* allowed only on $(wq_cpus)"
+  pass daemon.kworkers "all $(kworkers_count) kworker/u* allowed only on $(wq_cpus)"
 else
   fail daemon.kworkers "allowed outside $(wq_cpus): $(kworkers_outside "$(wq_cpus)" | tr '\n' ' ')"
 fi
