@@ -23,7 +23,7 @@ FUZZ      := build-fuzz
 FUZZ_SECONDS ?= 10
 ENSURE    := scripts/ensure-packages.sh
 
-.PHONY: all build run test vmtest lint format bench install deb clean fuzz deps-build deps-test \
+.PHONY: all build run test vmtest lint format bench install deb clean fuzz mutants deps-build deps-test \
         deps-run deps-lint deps-rig deps-fuzz deps-deb overcommit
 
 all: build
@@ -65,6 +65,11 @@ overcommit: deps-rig build
 lint: deps-lint
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFCPU_SANITIZE=ON -DPREFCPU_BUILD_BENCH=OFF
 	JOBS=$(JOBS) scripts/lint.sh $(ASAN)
+
+# Breaks rules on purpose (scripts/mutants.py) and fails if any breakage survives the tests.
+mutants: deps-test
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFCPU_SANITIZE=ON -DPREFCPU_BUILD_BENCH=OFF
+	scripts/mutants.py $(ASAN)
 
 # libFuzzer targets of every parser (clang, ASan+UBSan), each run FUZZ_SECONDS from fuzz/corpus.
 fuzz: deps-fuzz
