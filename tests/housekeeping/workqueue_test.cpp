@@ -78,11 +78,26 @@ class WorkqueueTest : public ::testing::Test {
 };
 
 TEST(WorkqueueTarget, IntersectionOrTheOriginal) {
-  EXPECT_EQ(workqueue_target(CpuSet::range(0, 3), kShrunk), kShrunk);
-  EXPECT_EQ(workqueue_target(CpuSet{1, 2, 3}, kShrunk), CpuSet{1});
+  EXPECT_EQ(workqueue_target(CpuSet::range(0, 3), kShrunk, kOnline), kShrunk);
+  EXPECT_EQ(workqueue_target(CpuSet{1, 2, 3}, kShrunk, kOnline), CpuSet{1});
   // Never widened beyond the original (the housekeeping CPUs), never empty.
-  EXPECT_EQ(workqueue_target(CpuSet{2, 3}, kShrunk), (CpuSet{2, 3}));
-  EXPECT_EQ(workqueue_target(CpuSet{1}, kOnline), CpuSet{1});
+  EXPECT_EQ(workqueue_target(CpuSet{2, 3}, kShrunk, kOnline), (CpuSet{2, 3}));
+  EXPECT_EQ(workqueue_target(CpuSet{1}, kOnline, kOnline), CpuSet{1});
+  // Possible but offline CPUs stay in it while every online one is preferred.
+  EXPECT_EQ(workqueue_target(CpuSet::range(0, 7), kOnline, kOnline), CpuSet::range(0, 7));
+  EXPECT_EQ(workqueue_target(CpuSet::range(0, 7), kShrunk, kOnline), kShrunk);
+}
+
+TEST_F(WorkqueueTest, OfflinePossibleCpusComeBackWithTheOriginal) {
+  tree_.file(kFile, "ff\n");  // 8 possible CPUs, 4 online
+  auto actuator = make(faulty_);
+  ASSERT_TRUE(actuator->apply(kOnline, kOnline));
+  EXPECT_EQ(faulty_.write_attempts(path()), 0) << "nothing to steer while all online are preferred";
+  ASSERT_TRUE(actuator->apply(kShrunk, kOnline));
+  EXPECT_EQ(cpumask(), "03");
+  ASSERT_TRUE(actuator->apply(kOnline, kOnline));
+  EXPECT_EQ(cpumask(), "ff");
+  EXPECT_EQ(journal_on_disk(), nullptr);
 }
 
 TEST_F(WorkqueueTest, ShrinkWritesTheIntersectionJournalledFirst) {

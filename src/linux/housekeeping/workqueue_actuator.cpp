@@ -46,8 +46,8 @@ class WorkqueueActuator final : public Actuator {
 
   std::string_view name() const override { return kWorkqueueSection; }
 
-  Status apply(const CpuSet& preferred, const CpuSet& /*online*/) override {
-    Status result = follow(preferred);
+  Status apply(const CpuSet& preferred, const CpuSet& online) override {
+    Status result = follow(preferred, online);
     last_error_ = result ? std::string() : result.error().message;
     return result;
   }
@@ -147,7 +147,7 @@ class WorkqueueActuator final : public Actuator {
     return mask;
   }
 
-  Status follow(const CpuSet& preferred) {
+  Status follow(const CpuSet& preferred, const CpuSet& online) {
     if (!unavailable_.empty()) return {};
     auto current = read_current();
     if (!current) {
@@ -174,7 +174,7 @@ class WorkqueueActuator final : public Actuator {
                         format_cpulist(*original_)));
     }
     empty_noted_ = empty;
-    CpuSet target = workqueue_target(*original_, preferred);
+    CpuSet target = workqueue_target(*original_, preferred, online);
     if (refused_ && *refused_ == target) {
       target = *original_;  // refused once: kept at the original until preferred changes
     } else {
@@ -272,7 +272,8 @@ std::filesystem::path workqueue_cpumask_path(const std::filesystem::path& sysfs_
   return sysfs_root / "devices/virtual/workqueue/cpumask";
 }
 
-CpuSet workqueue_target(const CpuSet& original, const CpuSet& preferred) {
+CpuSet workqueue_target(const CpuSet& original, const CpuSet& preferred, const CpuSet& online) {
+  if ((original & online).is_subset_of(preferred)) return original;
   CpuSet target = original & preferred;
   return target.empty() ? original : target;
 }

@@ -27,10 +27,13 @@ inline constexpr std::string_view kWorkqueueSection = "workqueues";
 // The file under a sysfs root.
 std::filesystem::path workqueue_cpumask_path(const std::filesystem::path& sysfs_root);
 
-// The mask the unbound workqueues get: original ∩ preferred, or the original when that is empty
-// (the kernel would refuse an empty mask with EINVAL, and the original already is what the
-// housekeeping limits allow).
-CpuSet workqueue_target(const CpuSet& original, const CpuSet& preferred);
+// The mask the unbound workqueues get, as an IRQ's (irq_rules.h):
+// - the original, if its online CPUs are all preferred (nothing to steer; it keeps its offline
+//   possible CPUs, so a grow puts it back exactly);
+// - original ∩ preferred otherwise;
+// - the original if that is empty (the kernel would refuse an empty mask with EINVAL, and the
+//   original already is what the housekeeping limits allow).
+CpuSet workqueue_target(const CpuSet& original, const CpuSet& preferred, const CpuSet& online);
 
 // Its journal section is kWorkqueueSection: {"cpumask": "<original as the kernel printed it>"}.
 std::unique_ptr<Actuator> make_workqueue_actuator(KernelFs& fs, Journal& journal,
