@@ -22,6 +22,10 @@ M = [
  ('state dir mode unchecked', 'src/daemon/daemon.cpp', 'if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {', 'if (false) {', 'daemon_tests'),
  ('root not always served', 'src/daemon/control_server.cpp', '  if (uid == 0) {\n    if (same < kRoot) return std::nullopt;', '  if (false) {\n    if (same < kRoot) return std::nullopt;', 'daemon_tests'),
  ('per-uid limit dropped', 'src/daemon/control_server.cpp', 'if (same >= kPerUid) {', 'if (false) {', 'daemon_tests'),
+ ('workqueues widened to preferred', 'src/linux/housekeeping/workqueue_actuator.cpp', 'CpuSet target = original & preferred;', 'CpuSet target = preferred;', 'housekeeping_test'),
+ ('workqueues written before the journal', 'src/linux/housekeeping/workqueue_actuator.cpp', 'if (target != *original_ && !journaled_) {', 'if (false) {', 'housekeeping_test'),
+ ('workqueues not restored', 'src/linux/housekeeping/workqueue_actuator.cpp', 'if (!written_ || !original_) return settle();', 'if (true) return settle();', 'housekeeping_test'),
+ ('workqueues refused mask retried', 'src/linux/housekeeping/workqueue_actuator.cpp', 'if (refused_ && *refused_ == target) {', 'if (false) {', 'housekeeping_test'),
 ]
 survivors = 0
 for name, f, a, b, binary in M:

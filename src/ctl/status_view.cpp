@@ -151,6 +151,14 @@ std::string format_status(const nlohmann::json& status) {
       }
     } else if (name == "irqs" && actuator.contains("active")) {
       for (const auto& line : format_irq_status(actuator)) out += line + "\n";
+    } else if (name == "workqueues" && actuator.contains("state")) {
+      out += fmt::format("workqueues {}: cpumask {} (original {}), {} writes, {} refused\n",
+                         text(get(actuator, "state")), text(get(actuator, "current")),
+                         text(get(actuator, "original")), text(get(actuator, "writes")),
+                         text(get(actuator, "refused_writes")));
+      if (!get(actuator, "last_event").is_null()) {
+        out += "  last event: " + text(get(actuator, "last_event")) + "\n";
+      }
     } else {
       out += fmt::format("{:<10} {}\n", name, scalars(actuator));
     }

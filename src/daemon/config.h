@@ -31,6 +31,8 @@ struct Config {
   Backend backend = Backend::kAuto;  // systemd: AllowedCPUs= on units; cgroupfs: cpuset.cpus
   IrqMode irq_mode = IrqMode::kAuto;
   std::string irq_root = "/proc/irq";
+  // Unbound workqueues follow preferred (enforce mode; docs/daemon.md "Workqueues").
+  bool workqueues = true;
   std::size_t history_size = 120;
   bool verbose = false;
   // Actuators re-check what they steer (new IRQs, foreign writes) at this cadence when the mask

@@ -180,6 +180,8 @@ std::vector<ConfigKey> make_schema() {
       [](IrqMode mode) { return std::string(irq_mode_name(mode)); }));
   keys.push_back(plain_text(
       "irq_root", "a directory", Reload::kRestart, [](auto& c) -> auto& { return c.irq_root; }));
+  keys.push_back(boolean(
+      "workqueues", Reload::kRestart, [](auto& c) -> auto& { return c.workqueues; }));
   keys.push_back(integer(
       "history_size", 1, kMaxHistorySize, Reload::kLive,
       [](auto& c) -> auto& { return c.history_size; }));

@@ -138,6 +138,8 @@ Status Daemon::recover_from_journal() {
     std::unique_ptr<Actuator> actuator;
     if (name == UnitActuator::kName) {
       actuator = UnitActuator::for_recovery(deps_.make_bus(), recovery, {});
+    } else if (name == kWorkqueueSection) {
+      actuator = make_workqueue_actuator(deps_.fs, recovery, workqueue_options());
     } else if (name == CpusetActuator::kName) {
       CpusetOptions options;
       options.proc_root = paths_.proc_root;
@@ -293,6 +295,7 @@ Status Daemon::start() {
   source_ = make_source();
 
   if (auto status = create_actuators(); !status) return status;
+  create_workqueue_actuator();
   if (config_.irq_mode != IrqMode::kOff && config_.irq_mode != IrqMode::kBuiltin &&
       !actuators_.empty() && deps_.make_watcher) {
     // irqbalance starting or stopping (its socket appearing or going) reconciles at once.

@@ -23,6 +23,7 @@
 #include "linux/cgroup/task_probe.h"
 #include "linux/change_watcher.h"
 #include "linux/clock.h"
+#include "linux/housekeeping/workqueue_actuator.h"
 #include "linux/irq/irq_actuator.h"
 #include "linux/journal.h"
 #include "linux/kernel_fs.h"
@@ -148,6 +149,8 @@ class Daemon {
   Status create_unit_actuator();
   Status create_irq_actuator();
   IrqOptions irq_options(IrqMode mode) const;
+  void create_workqueue_actuator();
+  WorkqueueOptions workqueue_options() const;
   Status check_state_dir() const;
   std::unique_ptr<PreferredSource> make_source() const;
   // preferred when it changed; status.json when `force` (a change) or at the reconcile cadence.

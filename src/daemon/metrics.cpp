@@ -129,6 +129,10 @@ std::vector<MetricFamily> metrics_from_status(const nlohmann::json& status) {
           "Interrupts that fired on non-preferred CPUs in the last period measured",
           MetricType::Gauge,
           irqs != nullptr ? number(*irqs, "interrupts_non_preferred") : std::nullopt);
+  const auto* workqueues = actuators != nullptr ? field(*actuators, "workqueues") : nullptr;
+  out.add("prefcpu_workqueue_cpus",
+          "CPUs the unbound workqueues may run on (/sys/devices/virtual/workqueue/cpumask)",
+          MetricType::Gauge, workqueues != nullptr ? number(*workqueues, "cpus") : std::nullopt);
   out.add("prefcpu_info", "The running configuration, as labels", MetricType::Gauge,
           {sample(MetricType::Gauge, 1,
                   {{"backend", string_or(status, "backend", "none")},

@@ -30,6 +30,7 @@ struct CliOptions {
   std::optional<std::string> backend;
   std::optional<std::string> irq_mode;
   std::optional<std::string> irq_root;
+  bool no_workqueues = false;
   bool verbose = false;
   std::optional<std::string> metrics_listen;
 };

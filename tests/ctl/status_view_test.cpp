@@ -56,8 +56,20 @@ TEST(StatusViewTest, StatusPrintsNoJsonForAnyActuator) {
       {"automatic", true},
       {"knobs", {{"interval_ms", 1000}, {"high_threshold", 500}, {"low_threshold", 200}}},
       {"counters", {{"periods", 3}, {"shrinks", 1}}},
-      {"actuators", {{"irqs", irq_status()}, {"other", {{"applies", 3}, {"list", {1, 2}}}}}}};
+      {"actuators",
+       {{"irqs", irq_status()},
+        {"workqueues",
+         {{"state", "following"},
+          {"current", "08"},
+          {"original", "f8"},
+          {"writes", 3},
+          {"refused_writes", 0},
+          {"last_event", nullptr}}},
+        {"other", {{"applies", 3}, {"list", {1, 2}}}}}}};
   std::string out = format_status(status);
+  EXPECT_NE(out.find("workqueues following: cpumask 08 (original f8), 3 writes, 0 refused\n"),
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("preferred  0-2   (online 0-3)\n"), std::string::npos) << out;
   EXPECT_NE(out.find("irqs       builtin (irq_mode auto)"), std::string::npos) << out;
   EXPECT_NE(out.find("other      applies 3\n"), std::string::npos) << out;

@@ -127,6 +127,26 @@ TEST(Options, ParsesTheIssuesFlagsWithTheirDefaults) {
   EXPECT_FALSE(parsed.options->config_given);
 }
 
+TEST(Options, NoWorkqueuesTurnsTheWorkqueuesOff) {
+  EXPECT_TRUE(Config{}.workqueues) << "on by default";
+  std::vector<std::string> args{"prefcpud", "--no-workqueues"};
+  std::vector<char*> argv;
+  argv.reserve(args.size());
+  for (auto& arg : args) argv.push_back(arg.data());
+  auto parsed = parse_cli(static_cast<int>(argv.size()), argv.data());
+  ASSERT_TRUE(parsed.options.has_value());
+  auto config = apply_cli(Config{}, *parsed.options);
+  ASSERT_TRUE(config.ok());
+  EXPECT_FALSE(config->workqueues);
+  auto file = parse_config("workqueues = false\n", "test.toml");
+  ASSERT_TRUE(file.ok());
+  EXPECT_FALSE(file->workqueues);
+  auto bad = parse_config("workqueues = \"off\"\n", "test.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("workqueues must be true or false"), std::string::npos)
+      << bad.error().message;
+}
+
 TEST(Environment, TellsGuestsFromBareMetalAndDom0) {
   EXPECT_TRUE(classify_virtualization("flags\t\t: fpu vme hypervisor lahf_lm\n", "", false).guest);
   auto metal = classify_virtualization("flags\t\t: fpu vme lahf_lm\n", "", false);

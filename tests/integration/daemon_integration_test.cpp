@@ -24,12 +24,29 @@ class DaemonOnHost : public ::testing::Test {
     last = *online.last();
     scratch = std::make_unique<ScratchCpuset>();
     feeder = std::make_unique<StealFeeder>(tree.path("stat"));
+    if (std::filesystem::exists(kWorkqueues)) workqueues = workqueue_mask();
   }
   void TearDown() override {
     daemon.reset();
     children.clear();
     feeder.reset();
     scratch.reset();
+    if (!workqueues.empty() && workqueue_mask() != workqueues) {
+      std::ofstream(kWorkqueues) << workqueues;
+      ADD_FAILURE() << kWorkqueues << " was left changed; put back " << workqueues;
+    }
+  }
+  // The unbound workqueues' cpumask as a hex mask, without the newline.
+  static std::string workqueue_mask() {
+    std::string text = read_file(kWorkqueues);
+    return text.empty() ? text : text.substr(0, text.size() - 1);
+  }
+  // The workqueues follow preferred: their boot mask ∩ preferred (or the boot mask).
+  bool workqueues_follow() const {
+    if (workqueues.empty()) return true;  // no such file on this kernel
+    CpuSet original = *parse_cpumask_hex(workqueues);
+    CpuSet want = original & cpus(preferred());
+    return *parse_cpumask_hex(workqueue_mask()) == (want.empty() ? original : want);
   }
 
   // prefcpud managing the scratch cpuset's top-level cgroups, 100 ms periods.
@@ -65,7 +82,9 @@ class DaemonOnHost : public ::testing::Test {
     return *children.back();
   }
 
+  static constexpr const char* kWorkqueues = "/sys/devices/virtual/workqueue/cpumask";
   testing::FixtureTree tree;
+  std::string workqueues;  // its value before the test, or empty
   CpuSet online;
   unsigned last = 0;
   std::unique_ptr<ScratchCpuset> scratch;
@@ -125,8 +144,10 @@ TEST_F(DaemonOnHost, SigtermRestoresEveryCpusetAffinityAndCgroup) {
   ASSERT_TRUE(wait_for([&] { return preferred() != all && !preferred().empty(); }));
   ASSERT_TRUE(scratch->exists("prefcpu-pinned"));
   ASSERT_TRUE(std::filesystem::exists(state_dir() / "journal.json"));
+  EXPECT_TRUE(wait_for([&] { return workqueues_follow(); })) << workqueue_mask();
 
   EXPECT_EQ(daemon->terminate(), 0) << daemon->log();
+  EXPECT_EQ(workqueue_mask(), workqueues) << "SIGTERM puts the workqueues' cpumask back";
   EXPECT_EQ(scratch->cpus("work"), all);
   EXPECT_EQ(scratch->cpus("work/inner"), all);
   EXPECT_FALSE(scratch->exists("prefcpu-pinned"));
@@ -150,14 +171,18 @@ TEST_F(DaemonOnHost, SigkillThenRestartRestoresEverythingFromTheJournal) {
   ASSERT_TRUE(wait_for([&] { return preferred() != all && !preferred().empty(); }));
   ASSERT_TRUE(
       wait_for([&] { return scratch->cgroup_of(pinned_outside.pid()) == "prefcpu-pinned"; }));
+  EXPECT_TRUE(wait_for([&] { return workqueues_follow(); })) << workqueue_mask();
+  std::string shrunk_workqueues = workqueue_mask();
   daemon->kill9();
   ASSERT_NE(scratch->cpus("work"), all) << "SIGKILL restored nothing";
+  EXPECT_EQ(workqueue_mask(), shrunk_workqueues);
   ASSERT_TRUE(std::filesystem::exists(state_dir() / "journal.json"));
 
   feeder->set_fraction(0.0);
   start_daemon();  // restores from the journal before its first period
   EXPECT_NE(daemon->log().find("unclean exit"), std::string::npos);
   EXPECT_EQ(scratch->cpus("work"), all);
+  EXPECT_EQ(workqueue_mask(), workqueues) << "restored from the journal";
   EXPECT_FALSE(scratch->exists("prefcpu-pinned"));
   EXPECT_EQ(scratch->cgroup_of(pinned_outside.pid()), "work");
   EXPECT_EQ(pinned_outside.allowed(), CpuSet{last});

@@ -12,13 +12,41 @@
 # with `prefcpuctl replay --sysfs-root /sys` on a synthetic trace, and with the real prefcpud.
 # (6.12 drops the boot CPU from nohz_full= for timekeeping, so isolcpus= moves the protected
 # core here.)
+# The unbound workqueues follow too: their cpumask boots as possible ∩ HK_TYPE_WQ (nohz_full=) ∩
+# HK_TYPE_DOMAIN (isolcpus=) = 3-7, prefcpud writes that ∩ preferred (never widening it to the
+# isolated CPUs), the unbound kworkers leave the removed CPUs, and SIGTERM puts 3-7 back.
 . /vm/rules.sh
+
+WQ=/sys/devices/virtual/workqueue/cpumask
+wq_cpus() { cpus hex "$(cat "$WQ")"; }
+wq_is() { [ "$(wq_cpus)" = "$1" ]; }
+# What the workqueues get under preferred LIST: boot mask ∩ LIST, or the boot mask if empty.
+wq_expect() {
+  local w
+  w=$(cpus and "$WQ_BOOT" "$1")
+  echo "${w:-$WQ_BOOT}"
+}
+# Unbound kworkers (kworker/u*) allowed on a CPU outside LIST; prints "PID:ALLOWED" for each.
+kworkers_outside() {
+  local dir comm allowed
+  for dir in /proc/[0-9]*; do
+    read -r comm <"$dir/comm" 2>/dev/null || continue
+    case "$comm" in kworker/u*) ;; *) continue ;; esac
+    allowed=$(affinity "${dir#/proc/}") || continue
+    cpus subset "$allowed" "$1" || echo "${dir#/proc/}:$allowed"
+  done
+}
+no_kworkers_outside() { [ -z "$(kworkers_outside "$1")" ]; }
+kworkers_count() { grep -l '^kworker/u' /proc/[0-9]*/comm 2>/dev/null | wc -l; }
 
 phase kernel
 expect_eq cmdline.nohz_full "$(cpus norm "$(cat "$SYS_CPU/nohz_full")")" 2
 expect_eq cmdline.isolated "$(cpus norm "$(cat "$SYS_CPU/isolated")")" 0-1
 expect_eq housekeeping "$(housekeeping)" 3-7
 expect_eq protected_core "$(protected_core)" 2-3
+WQ_BOOT=""
+[ -f "$WQ" ] && WQ_BOOT=$(wq_cpus)
+expect_eq workqueue.boot_cpumask "$WQ_BOOT" 3-7
 
 # The sequence the rule gives under steal that stays high.
 want_seq=""
@@ -74,12 +102,21 @@ for want in $want_seq; do
     fail "daemon.shrink.$want" "preferred is \"$(preferred)\", expected \"$want\" after \"$pref\""; fi
   check_one_core_step "daemon.$want" "$pref" "$want"
   check_mask_invariants "daemon.$want" "$want"
+  check "daemon.workqueue.$want" wait_until "$T_STEP" wq_is "$(wq_expect "$want")"
   pref=$want
 done
 check daemon.cpuset wait_until "$T_STEP" cg_cpus_is work 2-3
+# The unbound kworkers take their pool's mask: none may run on a CPU the workqueues left.
+wq_want=$(wq_expect "$pref")
+if wait_until "$T_STEP" no_kworkers_outside "$wq_want"; then
+  pass daemon.kworkers "all $(kworkers_count) kworker/u* allowed only on $wq_want"
+else
+  fail daemon.kworkers "allowed outside $wq_want: $(kworkers_outside "$wq_want" | tr '\n' ' ')"
+fi
 steal_burst
 steal_burst
 check daemon.protected_core_kept stays_for 1 preferred_is 2-3
 daemon_stop TERM
 expect_eq daemon.exit_status "$DAEMON_RC" 0
 expect_eq daemon.restored "$(cg_cpus work)" 0-7
+expect_eq daemon.workqueue_restored "$(wq_cpus)" "$WQ_BOOT"
