@@ -160,6 +160,10 @@ std::vector<ConfigKey> make_schema() {
       "high_threshold", [](auto& c) -> auto& { return c.knobs.high_threshold; }));
   keys.push_back(knob(
       "low_threshold", [](auto& c) -> auto& { return c.knobs.low_threshold; }));
+  keys.push_back(knob(
+      "shrink_after", [](auto& c) -> auto& { return c.knobs.shrink_after; }));
+  keys.push_back(knob(
+      "floor_window", [](auto& c) -> auto& { return c.knobs.floor_window; }));
   keys.push_back(cgroup_list());
   keys.push_back(plain_text(
       "cgroup_root", "a directory, or empty", Reload::kRestart,
