@@ -26,6 +26,8 @@ M = [
  ('workqueues written before the journal', 'src/linux/housekeeping/workqueue_actuator.cpp', 'if (target != *original_ && !journaled_) {', 'if (false) {', 'housekeeping_test'),
  ('workqueues not restored', 'src/linux/housekeeping/workqueue_actuator.cpp', 'if (!written_ || !original_) return settle();', 'if (true) return settle();', 'housekeeping_test'),
  ('workqueues refused mask retried', 'src/linux/housekeeping/workqueue_actuator.cpp', 'if (refused_ && *refused_ == target) {', 'if (false) {', 'housekeeping_test'),
+ ('target: a lost shrink not undone', 'src/core/governor_target.cpp', 'if (auto undo = check_last_shrink(busy, contended, knobs)) return *undo;', '', 'core_test'),
+ ('target: no headroom over the floor', 'src/core/governor_target.cpp', 'verify_.best * kLostDen >= verify_.received * kLostNum', 'verify_.best * kLostDen >= verify_.received * kLostDen', 'core_test'),
 ]
 survivors = 0
 for name, f, a, b, binary in M:

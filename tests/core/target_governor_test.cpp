@@ -137,6 +137,19 @@ TEST(TargetGovernor, AShrinkThatLosesCapacityIsUndone) {
   EXPECT_EQ(guest.changes(), 2U);
 }
 
+// The undo rule's margin: a shrink after which the guest still receives 15 of the 16 CPUs that
+// justified it (above 7/8) stands, however contended it stays.
+TEST(TargetGovernor, AShrinkThatKeepsSevenEighthsStands) {
+  Guest guest("target");
+  for (int i = 0; i < 4; ++i) (void)guest.tick(1600, 1600);
+  ASSERT_EQ(guest.preferred(), 18U) << "16 CPUs received, 1/8 headroom";
+  for (int i = 0; i < 6; ++i) {
+    (void)guest.tick(300, 1500);
+    EXPECT_EQ(guest.preferred(), 18U) << "interval " << i << ": 15 of 16 CPUs is not a loss";
+  }
+  EXPECT_EQ(guest.changes(), 1U);
+}
+
 TEST(TargetGovernor, ShrinkNeedsShrinkAfterConsistentIntervals) {
   Guest guest("target");
   (void)guest.tick(0, 0);  // learns
