@@ -51,6 +51,13 @@ class MapFs final : public prefcpu::KernelFs {
   prefcpu::Status remove_directory(const std::filesystem::path& path) override {
     return write(path, "");
   }
+  prefcpu::Status replace_file(const std::filesystem::path& path, std::string_view content,
+                               bool /*durable*/) override {
+    return write(path, content);
+  }
+  prefcpu::Status remove_file(const std::filesystem::path& path) override {
+    return write(path, "");
+  }
 };
 
 }  // namespace
