@@ -85,8 +85,6 @@ class WorkqueueActuator final : public Actuator {
       return make_error("journal section workqueues: cpumask \"{}\" is not a non-empty hex mask",
                         text);
     }
-    // The crashed run's section is on disk: it must be rewritten, even to nothing.
-    journal_recorded_ = true;
     original_ = *original;
     original_text_ = text;
     auto current = read_current();
@@ -228,16 +226,14 @@ class WorkqueueActuator final : public Actuator {
       journaled_ = false;
       return persist();
     }
-    if (!journaled_ && journal_recorded_) return persist();
+    if (!journaled_) return persist();
     return {};
   }
 
   Status persist() {
     nlohmann::json section = nlohmann::json::object();
     if (journaled_) section["cpumask"] = original_text_;
-    // No journal file for a run that never changed anything.
-    if (section.empty() && !journal_recorded_) return {};
-    journal_recorded_ = !section.empty();
+    // Journal::record writes no file for an empty section it does not hold.
     return journal_.record(name(), std::move(section));
   }
 
@@ -255,7 +251,6 @@ class WorkqueueActuator final : public Actuator {
   std::optional<CpuSet> written_;  // what prefcpu wrote and still holds; unset at the original
   std::optional<CpuSet> refused_;  // the target the kernel refused
   bool journaled_ = false;
-  bool journal_recorded_ = false;
   bool empty_noted_ = false;
   std::uint64_t writes_ = 0;
   std::uint64_t refused_writes_ = 0;

@@ -77,8 +77,6 @@ class IrqActuator final : public Actuator {
           "\"irqbalance\"",
           json_text(section));
     }
-    // The crashed run's section is on disk: it must be rewritten, even to nothing.
-    journal_recorded_ = true;
     std::vector<std::string> failures;
     if (auto it = section.find("builtin"); it != section.end()) {
       if (auto status = builtin_.adopt(*it); !status) return status;
@@ -183,9 +181,7 @@ class IrqActuator final : public Actuator {
     if (auto irqbalance = irqbalance_.journal(); !irqbalance.is_null()) {
       section["irqbalance"] = irqbalance;
     }
-    // No journal file for a run that never changed anything.
-    if (section.empty() && !journal_recorded_) return {};
-    journal_recorded_ = true;
+    // Journal::record writes no file for an empty section it does not hold.
     return journal_.record(name(), std::move(section));
   }
 
@@ -201,7 +197,6 @@ class IrqActuator final : public Actuator {
   BuiltinIrqSteering builtin_;
   IrqbalanceSteering irqbalance_;
   Active active_ = Active::kNone;
-  bool journal_recorded_ = false;
   std::optional<InterruptTable> previous_table_;
   CpuSet previous_preferred_;
   std::optional<InterruptDelta> last_delta_;
