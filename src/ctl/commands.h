@@ -16,8 +16,11 @@ inline constexpr int kExitFailure = 1;
 inline constexpr int kExitBadInput = 2;
 
 void add_offline_commands(CLI::App& app, int* exit_code);  // replay, record, governors
-void add_daemon_commands(CLI::App& app, int* exit_code);   // status, set-preferred, set, history
-void add_top_command(CLI::App& app, int* exit_code);       // top
+// The commands that talk to prefcpud share main's *state_dir, so --state-dir may come before
+// or after the subcommand.
+void add_daemon_commands(CLI::App& app, std::string* state_dir,
+                         int* exit_code);  // status, set-preferred, set, history
+void add_top_command(CLI::App& app, std::string* state_dir, int* exit_code);  // top
 
 // One request to prefcpud's control socket in state_dir: the reply's body, or why none came
 // (the daemon's own error included).

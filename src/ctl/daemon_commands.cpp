@@ -132,9 +132,9 @@ Result<nlohmann::json> ask_daemon(const std::string& state_dir, const protocol::
   return std::get<nlohmann::json>(std::move(decoded));
 }
 
-void add_daemon_commands(CLI::App& app, int* exit_code) {
+void add_daemon_commands(CLI::App& app, std::string* state_dir, int* exit_code) {
   struct Args {
-    std::string state_dir = "/run/prefcpu";
+    std::string* state_dir = nullptr;  // main's: --state-dir before or after the subcommand
     bool json = false;
     bool automatic = false;
     std::string cpus;
@@ -143,8 +143,9 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
     std::size_t count = 0;
   };
   auto args = std::make_shared<Args>();
+  args->state_dir = state_dir;
   auto add_state_dir = [&](CLI::App* command) {
-    command->add_option("--state-dir", args->state_dir, "prefcpud's state directory")
+    command->add_option("--state-dir", *args->state_dir, "prefcpud's state directory")
         ->capture_default_str();
   };
 
@@ -153,7 +154,7 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
   status->add_flag("--json", args->json, "Print status.json as the daemon reports it");
   status->callback([args, exit_code] {
     nlohmann::json reply;
-    if ((*exit_code = request(args->state_dir, protocol::StatusRequest{}, reply)) != 0) return;
+    if ((*exit_code = request(*args->state_dir, protocol::StatusRequest{}, reply)) != 0) return;
     if (args->json) {
       std::cout << json_text(reply[protocol::key::kStatus], 2) << "\n";
     } else {
@@ -175,7 +176,7 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
     protocol::SetPreferredRequest body;
     if (!args->automatic) body.cpus = args->cpus;
     nlohmann::json reply;
-    if ((*exit_code = request(args->state_dir, body, reply)) != 0) return;
+    if ((*exit_code = request(*args->state_dir, body, reply)) != 0) return;
     auto decoded = protocol::decode_set_preferred_reply(reply);
     const auto* mask = typed(decoded, exit_code);
     if (mask == nullptr) return;
@@ -191,7 +192,7 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
   set->callback([args, exit_code] {
     nlohmann::json reply;
     protocol::SetKnobRequest body{args->knob, args->value};
-    if ((*exit_code = request(args->state_dir, body, reply)) != 0) return;
+    if ((*exit_code = request(*args->state_dir, body, reply)) != 0) return;
     auto decoded = protocol::decode_set_knob_reply(reply);
     const auto* knobs = typed(decoded, exit_code);
     if (knobs == nullptr) return;
@@ -208,7 +209,7 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
   history->add_option("-n,--count", args->count, "Only the newest N entries");
   history->callback([args, exit_code] {
     nlohmann::json reply;
-    if ((*exit_code = request(args->state_dir, protocol::HistoryRequest{args->count}, reply)) !=
+    if ((*exit_code = request(*args->state_dir, protocol::HistoryRequest{args->count}, reply)) !=
         0) {
       return;
     }

@@ -142,18 +142,19 @@ int run_top(const std::string& state_dir, bool once) {
 
 }  // namespace
 
-void add_top_command(CLI::App& app, int* exit_code) {
+void add_top_command(CLI::App& app, std::string* state_dir, int* exit_code) {
   struct Args {
-    std::string state_dir = "/run/prefcpu";
+    std::string* state_dir = nullptr;  // main's: --state-dir before or after the subcommand
     bool once = false;
   };
   auto args = std::make_shared<Args>();
+  args->state_dir = state_dir;
   auto* top = app.add_subcommand(
       "top", "Live view: preferred CPUs, steal over the history, the last decisions (q quits)");
-  top->add_option("--state-dir", args->state_dir, "prefcpud's state directory")
+  top->add_option("--state-dir", *args->state_dir, "prefcpud's state directory")
       ->capture_default_str();
   top->add_flag("--once", args->once, "Print one frame without terminal control, then exit");
-  top->callback([args, exit_code] { *exit_code = run_top(args->state_dir, args->once); });
+  top->callback([args, exit_code] { *exit_code = run_top(*args->state_dir, args->once); });
 }
 
 }  // namespace prefcpu

@@ -105,6 +105,8 @@ check "and says to use --once" grep -q 'use --once' "$tmp/top.err"
 "$ctl" status --state-dir "$tmp/state" >"$tmp/status"
 check "status exits 0" test $? -eq 0
 check "status is not JSON" bash -c "! grep -q '[{}]' '$tmp/status'"
+"$ctl" --state-dir "$tmp/state" history --json --count 1 >"$tmp/history"
+check "--state-dir before the subcommand reaches the daemon" grep -q '"action"' "$tmp/history"
 
 # The port is now taken: a second prefcpud must refuse to start and say why.
 (start "$tmp/log2" "$tmp/state2" --metrics-listen "127.0.0.1:$port")

@@ -78,6 +78,10 @@ long=$(head -c 100000 /dev/zero | tr '\0' '1')
 check "a 100k-character request exits 2" test $? -eq 2
 check "and says why" grep -q "prefcpud takes at most 65536 bytes" "$tmp/long.err"
 
+"$ctl" --state-dir "$tmp/no-daemon" status >/dev/null 2>"$tmp/nodaemon.err"
+check "--state-dir before status: exit 1 without a daemon" test $? -eq 1
+check "and names that directory" grep -qF "state directory $tmp/no-daemon" "$tmp/nodaemon.err"
+
 "$ctl" governors >"$tmp/govs"
 check "governors lists five" test "$(wc -l <"$tmp/govs")" -eq 5
 
