@@ -177,5 +177,52 @@ TEST(Spinlock, HConferGivesTheSpinnersPcpuToThePreemptedOwner) {
   EXPECT_EQ(without.holder_vcpu, HostState::kWaiting);
 }
 
+// A small overcommitted hackbench (wakeups under the wait-queue spinlocks) under every policy,
+// with the invariants checked after every event: spinner queues, pv-halted vCPUs, yields.
+TEST(Spinlock, HackbenchUnderEveryPolicyKeepsTheInvariants) {
+  struct Policy {
+    SpinlockKind kind;
+    bool ple;
+    bool confer;
+  };
+  for (Policy policy :
+       {Policy{SpinlockKind::kQueued, false, false},
+        Policy{SpinlockKind::kTestAndSet, false, false},
+        Policy{SpinlockKind::kParavirt, true, false}, Policy{SpinlockKind::kQueued, false, true}}) {
+    HostParams host = bare_host(2, 1 * kMs);
+    host.ple = policy.ple;
+    host.ple_window_ns = 2 * kUs;
+    host.exit_ns = 500;
+    host.ipi_ns = 1 * kUs;
+    host.halt_poll_ns = policy.ple ? 20 * kUs : 0;
+    std::vector<VmConfig> vms;
+    for (const char* name : {"vm1", "vm2"}) {
+      VmConfig vm = spin_vm(name, 4, policy.kind);
+      vm.spec.guest.confer = policy.confer;
+      vm.spec.guest.pv_preempted = policy.ple;
+      vm.spec.workload.kind = WorkloadKind::kHackbench;
+      vm.spec.workload.groups = 1;
+      vm.spec.workload.fds = 4;
+      vm.spec.workload.loops = 20;
+      vm.spec.workload.pipe_capacity = 4;
+      vms.push_back(vm);
+    }
+    RunConfig config;
+    config.host = host;
+    config.vms = vms;
+    config.duration_ns = 10'000 * kMs;
+    config.check_invariants = true;
+    auto sim = Simulation::create(config);
+    ASSERT_TRUE(sim.ok()) << sim.error().message;
+    (*sim)->run();
+    SCOPED_TRACE(static_cast<int>(policy.kind));
+    EXPECT_TRUE((*sim)->fault().empty()) << (*sim)->fault();
+    for (const Vm& vm : (*sim)->vms()) {
+      EXPECT_EQ(vm.tasks_alive, 0U) << vm.name;
+      EXPECT_EQ(vm.stats.units, 4U * 4U * 20U) << vm.name;  // every message read
+    }
+  }
+}
+
 }  // namespace
 }  // namespace prefcpu::sim::testing
