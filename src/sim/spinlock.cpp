@@ -69,10 +69,14 @@ TaskExecutor::StepResult TaskExecutor::spin_lock_step(std::uint32_t v, std::uint
     return StepResult::kContinue;
   }
   bool queued = task.spinning || task.pv_halted;
-  // A free lock: test-and-set and pv's trylock take it at once (pv: one steal at slowpath
-  // entry, pv_hybrid_queued_unfair_trylock()); a queued lock is free to a newcomer only with
-  // nobody queued, since its unlock hands it to the queue head.
-  if (lock.owner == kNone && (kind != SpinlockKind::kQueued || lock.spinners.size == 0)) {
+  // Who may take a free lock: with test-and-set, any spinner; with pv, a newcomer (one steal at
+  // slowpath entry, pv_hybrid_queued_unfair_trylock()) or the queue head (the others spin on
+  // their own MCS node); with native qspinlock only a newcomer when nobody is queued, since
+  // unlock hands the lock to the queue head.
+  bool may_take = kind == SpinlockKind::kTestAndSet ||
+                  (kind == SpinlockKind::kParavirt && (!queued || lock.spinners.head == t)) ||
+                  lock.spinners.size == 0;
+  if (lock.owner == kNone && may_take) {
     take(t, id);
     return StepResult::kContinue;
   }
