@@ -177,6 +177,28 @@ TEST(Spinlock, HConferGivesTheSpinnersPcpuToThePreemptedOwner) {
   EXPECT_EQ(without.holder_vcpu, HostState::kWaiting);
 }
 
+// spin_lock() disables preemption: a waiter on a non-preferred vCPU is not pushed at the tick
+// while it waits (nor while it holds the lock), only once it has released it.
+TEST(Spinlock, WaiterIsNotPushedOffANonPreferredVcpu) {
+  auto sim = make_sim(bare_host(2), {spin_vm("vm1", 2, SpinlockKind::kQueued)});
+  ASSERT_TRUE(sim);
+  std::uint32_t l = sim->add_spinlock();
+  sim->set_workload(
+      0, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
+             {lock(l), compute(20 * kMs), unlock(l)},
+             {compute(1 * kUs), lock(l), compute(10 * kMs), unlock(l), compute(10 * kMs)}}));
+  sim->add_task(0, 0, 0);
+  std::uint32_t waiter = sim->add_task(0, 1, 1);
+  sim->run_until(1 * kMs);
+  sim->set_preferred(0, mask_of(2, {0}));
+  sim->run_until(25 * kMs);  // ticks at 4, 8, ... ms: spinning, then holding
+  EXPECT_EQ(sim->vms()[0].stats.pushes, 0U);
+  EXPECT_EQ(sim->tasks()[waiter].vcpu, 1U);
+  sim->run_until(35 * kMs);  // released at 30 ms, pushed at the 32 ms tick
+  EXPECT_EQ(sim->vms()[0].stats.pushes, 1U);
+  EXPECT_EQ(sim->tasks()[waiter].vcpu, 0U);
+}
+
 // A small overcommitted hackbench (wakeups under the wait-queue spinlocks) under every policy,
 // with the invariants checked after every event: spinner queues, pv-halted vCPUs, yields.
 TEST(Spinlock, HackbenchUnderEveryPolicyKeepsTheInvariants) {
