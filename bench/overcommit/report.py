@@ -85,7 +85,8 @@ def sim_scenario(args, guests, kind, loops, duration_s):
         'name = "overcommit-rig"',
         f'description = "bench/overcommit/run.sh: {len(guests)} guests on {len(args.host_cpu_list)} host CPUs, {args.workload}"',
         "seed = 1", f"duration_s = {duration_s:.1f}", "", "[host]", f"pcpus = {len(args.host_cpu_list)}",
-        'scheduler = "fair"', "", "[guest]", "hz = 250  # Debian's CONFIG_HZ", "pv_preempted = false  # TCG", "",
+        'profile = "tcg"  # QEMU TCG: fair host, no PV spinlocks/steal hints, no PLE, no halt polling',
+        "", "[guest]", "hz = 250  # Debian's CONFIG_HZ", "",
         "[workload]", f'kind = "{kind}"',
     ]
     if kind == "hackbench":

@@ -2,6 +2,8 @@
 //   BM_SimEvents/<scenario>: simulator events per second on one core (goal >= 5M/s).
 //   BM_PipeWrite100 / BM_PipeRead100: CPU per 100-byte pipe write / read on this machine,
 //   the source of WorkloadParams::write_ns / read_ns (docs/benchmarks.md, "Simulator").
+//   BM_PipeWakingWrite100: the same write when it must wake a reader blocked on the pipe; less
+//   BM_PipeWrite100, the wakeup done under the wait queue's lock (WorkloadParams::wake_ns).
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include <array>
 #include <cstdlib>
 #include <ctime>
+#include <thread>
 
 #include "sim/run.h"
 #include "sim/scenario.h"
@@ -114,6 +117,33 @@ void BM_PipeRead100(benchmark::State& state) {
       seconds * 1e9 / (static_cast<double>(state.iterations()) * kMessages);
 }
 BENCHMARK(BM_PipeRead100);
+
+// One timed write per iteration to a pipe whose reader is blocked in read(): the writer sleeps
+// 200 us first so that the reader (which answers on a second pipe) has gone back to sleep.
+void BM_PipeWakingWrite100(benchmark::State& state) {
+  PipeFds to_reader;
+  PipeFds to_writer;
+  std::thread reader([&] {
+    std::array<char, 100> in{};
+    while (::read(to_reader.fds[0], in.data(), in.size()) == 100) {
+      if (::write(to_writer.fds[1], in.data(), 1) != 1) std::abort();
+    }
+  });
+  std::array<char, 100> message{};
+  double seconds = 0;
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
+    ::usleep(200);
+    double start = thread_cpu_seconds();
+    if (::write(to_reader.fds[1], message.data(), message.size()) != 100) std::abort();
+    seconds += thread_cpu_seconds() - start;
+    if (::read(to_writer.fds[0], message.data(), 1) != 1) std::abort();
+  }
+  ::close(to_reader.fds[1]);
+  to_reader.fds[1] = ::open("/dev/null", O_WRONLY);  // the destructor closes something valid
+  reader.join();
+  state.counters["ns_per_write"] = seconds * 1e9 / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_PipeWakingWrite100)->Iterations(5000);
 
 }  // namespace
 

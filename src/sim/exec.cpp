@@ -47,8 +47,10 @@ void TaskExecutor::advance(std::uint32_t v) {
   done -= over;
   Ns used = over;
   if (task.spinning) {
-    Ns spin = complete ? task.spin_left : std::min(done, task.spin_left);
-    task.spin_left -= spin;
+    Ns spin = complete ? task.spin_armed : std::min(done, task.spin_armed);
+    task.spin_armed -= spin;
+    if (task.spin_left < kSpinForever) task.spin_left -= spin;
+    task.ple_spun += spin;
     stats.spin_ns += spin;
     used += spin;
   } else if (task.has_op && task.op.kind == OpKind::kCompute) {
@@ -109,9 +111,11 @@ void TaskExecutor::start_spin(std::uint32_t t, std::uint32_t lock) {
 
 void TaskExecutor::stop_spin(std::uint32_t t, std::uint32_t lock) {
   Task& task = w_.tasks[t];
-  if (!task.spinning) return;
+  if (!task.spinning && !task.pv_halted) return;
   task.spinning = false;
+  task.pv_halted = false;
   task.spin_left = 0;
+  task.spin_armed = 0;
   list_remove(w_.locks[lock].spinners, t);
 }
 
@@ -121,18 +125,26 @@ bool TaskExecutor::holder_preempted(const Lock& lock) const {
   return v != kNone && w_.vcpus[v].host == HostState::kWaiting;
 }
 
-// vcpu_is_preempted(): spinners on a lock whose holder just lost its pCPU stop spinning.
+// vcpu_is_preempted(): spinners on a mutex whose holder just lost its pCPU stop spinning; on a
+// spinlock with H_CONFER, they confer to it.
 void TaskExecutor::on_holder_preempted(std::uint32_t t) {
   const Task& holder = w_.tasks[t];
-  if (!w_.vms[holder.vm].guest.pv_preempted) return;
-  for (std::uint32_t s = w_.locks[holder.held_lock].spinners.head; s != kNone;
-       s = w_.tasks[s].wq_link.next) {
-    poke(w_.tasks[s].vcpu);
+  const Lock& lock = w_.locks[holder.held_lock];
+  const GuestParams& guest = w_.vms[holder.vm].guest;
+  if (lock.spin ? !guest.confer : !guest.pv_preempted) return;
+  for (std::uint32_t s = lock.spinners.head; s != kNone; s = w_.tasks[s].wq_link.next) {
+    if (w_.tasks[s].spinning) poke(w_.tasks[s].vcpu);
   }
+}
+
+bool TaskExecutor::in_spinlock(const Task& task) const {
+  return task.has_op && task.op.kind == OpKind::kLock && w_.locks[task.op.object].spin &&
+         task.state == TaskState::kRunning;
 }
 
 // Release: hand the lock to a spinner that is executing right now, else wake one sleeper.
 void TaskExecutor::unlock(std::uint32_t t, std::uint32_t lock) {
+  if (w_.locks[lock].spin) return spin_unlock(t, lock);
   Lock& l = w_.locks[lock];
   l.owner = kNone;
   w_.tasks[t].held_lock = kNone;
@@ -193,6 +205,12 @@ TaskExecutor::StepResult TaskExecutor::step(std::uint32_t v, std::uint32_t t) {
         break;
       case OpKind::kLock: {
         Lock& lock = w_.locks[op.object];
+        if (lock.spin) {
+          StepResult r = spin_lock_step(v, t, op.object);
+          if (r != StepResult::kContinue) return r;
+          task.has_op = false;  // acquired
+          break;
+        }
         if (lock.owner == t || try_lock(t, op.object)) {
           stop_spin(t, op.object);
           task.has_op = false;
@@ -208,6 +226,7 @@ TaskExecutor::StepResult TaskExecutor::step(std::uint32_t v, std::uint32_t t) {
           block_task(t);
           return StepResult::kBlocked;
         }
+        task.spin_armed = task.spin_left;
         return arm(task.overhead + task.spin_left);
       }
       case OpKind::kUnlock:
@@ -239,12 +258,33 @@ TaskExecutor::StepResult TaskExecutor::step(std::uint32_t v, std::uint32_t t) {
         }
         // Exclusive waits: wake one on the other side, and chain to the next on this side.
         std::uint32_t other = list_pop(write ? pipe.readers : pipe.writers);
-        if (other != kNone) guest_.wake_task(other, v);
         bool more = write ? pipe.count < pipe.capacity : pipe.count > 0;
-        if (more) {
-          std::uint32_t next = list_pop(write ? pipe.writers : pipe.readers);
+        std::uint32_t next = more ? list_pop(write ? pipe.writers : pipe.readers) : kNone;
+        std::uint32_t other_wq = write ? pipe.rd_wait_lock : pipe.wr_wait_lock;
+        std::uint32_t own_wq = write ? pipe.wr_wait_lock : pipe.rd_wait_lock;
+        bool was_edge = write ? pipe.count == 1 : pipe.count + 1 == pipe.capacity;
+        if (other_wq == kNone) {
+          if (other != kNone) guest_.wake_task(other, v);
           if (next != kNone) guest_.wake_task(next, v);
+        } else {
+          // The program wakes them after dropping pipe->mutex, each under its wait-queue lock:
+          // the other side's on the empty/full edge, this side's chained exclusive waiter.
+          if (was_edge || other != kNone) {
+            task.wake_lock[0] = other_wq;
+            task.wakee[0] = other;
+          }
+          if (next != kNone) {
+            task.wake_lock[1] = own_wq;
+            task.wakee[1] = next;
+          }
         }
+        task.has_op = false;
+        break;
+      }
+      case OpKind::kWakeUp: {
+        std::uint32_t& wakee = task.wakee[op.object];
+        if (wakee != kNone) guest_.wake_task(wakee, v);
+        wakee = kNone;
         task.has_op = false;
         break;
       }

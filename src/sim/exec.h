@@ -8,10 +8,12 @@
 namespace prefcpu::sim {
 
 class GuestScheduler;
+class HostScheduler;
 
 class TaskExecutor {
  public:
-  TaskExecutor(World& world, GuestScheduler& guest) : w_(world), guest_(guest) {}
+  TaskExecutor(World& world, GuestScheduler& guest, HostScheduler& host)
+      : w_(world), guest_(guest), host_(host) {}
 
   // The vCPU holds a pCPU and its switch cost is paid: guest code runs.
   bool executing(const Vcpu& v) const {
@@ -19,15 +21,37 @@ class TaskExecutor {
   }
   // Books the work done since the last call on v's current task.
   void advance(std::uint32_t v);
-  enum class StepResult : std::uint8_t { kArmed, kBlocked, kExited, kMoved };
+  // kPvWait: pv_wait() halts the vCPU with the task still current; kYielded: the vCPU gave its
+  // pCPU away (PLE directed yield, H_CONFER) and is waiting on the host; kContinue: the op is
+  // done and the program goes on (a lock taken).
+  enum class StepResult : std::uint8_t {
+    kArmed,
+    kBlocked,
+    kExited,
+    kMoved,
+    kPvWait,
+    kYielded,
+    kContinue
+  };
   // Runs task t on v until it needs time (armed), blocks or exits.
   StepResult step(std::uint32_t v, std::uint32_t t);
   void stop_spin(std::uint32_t t, std::uint32_t lock);
-  // vcpu_is_preempted(): the holder t just lost its pCPU.
+  // vcpu_is_preempted() / H_CONFER: the holder t just lost its pCPU.
   void on_holder_preempted(std::uint32_t t);
+  // A spinlock waiter that neither spins nor is halted may not be moved by the guest scheduler:
+  // spin_lock() runs with preemption disabled.
+  bool in_spinlock(const Task& task) const;
   void note_exit(Task& task);
 
  private:
+  // spinlock.cpp: the kernel spinlock slowpaths of the host profile.
+  StepResult spin_lock_step(std::uint32_t v, std::uint32_t t, std::uint32_t lock);
+  void spin_unlock(std::uint32_t t, std::uint32_t lock);
+  void take(std::uint32_t t, std::uint32_t lock);
+  void pv_kick(std::uint32_t unlocker, std::uint32_t head);
+  std::uint32_t on_spin_target(std::uint32_t v);
+  StepResult arm_spin(std::uint32_t v, Task& task, Ns need);
+
   Ns work_between(const Vcpu& v, Ns from, Ns to) const;
   Ns time_to_do(const Vcpu& v, Ns from, Ns work) const;
   void poke(std::uint32_t v);
@@ -43,6 +67,7 @@ class TaskExecutor {
 
   World& w_;
   GuestScheduler& guest_;
+  HostScheduler& host_;
 };
 
 }  // namespace prefcpu::sim

@@ -146,7 +146,15 @@ void GuestScheduler::run(std::uint32_t v) {
       vc.last_task = next;
       update_masks(v);
     }
-    if (exec_.step(v, vc.current) == TaskExecutor::StepResult::kArmed) return;
+    TaskExecutor::StepResult result = exec_.step(v, vc.current);
+    if (result == TaskExecutor::StepResult::kArmed ||
+        result == TaskExecutor::StepResult::kYielded) {
+      return;
+    }
+    if (result == TaskExecutor::StepResult::kPvWait) {
+      host_.idle(v);  // kvm_wait(): HLT, with halt polling where the host has it
+      return;
+    }
     drop_current(v);
     if (w_.stop) return;
   }
@@ -237,7 +245,7 @@ void GuestScheduler::tick(std::uint32_t v) {
   if (t != kNone) {
     Task& task = w_.tasks[t];
     // A lock holder runs with preemption disabled; the push waits for the release.
-    bool movable = task.held_lock == kNone;
+    bool movable = task.held_lock == kNone && !exec_.in_spinlock(task);
     if (!preferred && movable && allowed(task).intersects(vm.preferred)) {
       // sched_push_current_non_preferred_cpu(): only rq->curr, once per tick (kernel-spec §3.4).
       if (task.spinning) exec_.stop_spin(t, task.op.object);

@@ -151,6 +151,7 @@ void HostScheduler::dispatch(std::uint32_t p, std::uint32_t v) {
   }
   pc.last = v;
   vc.last_pcpu = p;
+  vc.ple_window_ns = w_.host.ple_window_ns;  // ple_window_shrink 0: back to the base when loaded
   vc.run_start = now;
   vc.accounted_to = now;
   vc.armed_end = kNever;
@@ -193,6 +194,16 @@ void HostScheduler::preempt(std::uint32_t v) {
     ++vm.stats.holder_preemptions;
     exec_.on_holder_preempted(vc.current);
   }
+}
+
+void HostScheduler::yield_to(std::uint32_t v, std::uint32_t target) {
+  auto at = std::find(w_.host_queue.begin(), w_.host_queue.end(), target);
+  if (at == w_.host_queue.end()) return;
+  w_.host_queue.erase(at);
+  queue_rebuild();
+  std::uint32_t p = w_.vcpus[v].pcpu;
+  preempt(v);
+  dispatch(p, target);
 }
 
 void HostScheduler::idle(std::uint32_t v) {

@@ -23,6 +23,9 @@ class HostScheduler {
   void idle(std::uint32_t v);
   // A wakeup inside v's poll window: v resumes on its pCPU with no switch. False if not polling.
   bool resume_polling(std::uint32_t v);
+  // Directed yield (kvm_vcpu_on_spin() -> yield_to(), H_CONFER): the running vCPU v gives its pCPU
+  // to the waiting vCPU target and waits on the host itself.
+  void yield_to(std::uint32_t v, std::uint32_t target);
   // Steal of one vCPU up to now, exactly: closed waits plus the open one.
   Ns steal_ns(std::uint32_t v) const;
 

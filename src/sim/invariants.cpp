@@ -63,6 +63,15 @@ std::string Simulation::check_invariants(bool with_tasks) const {
         return fmt::format("vCPU {} runs task {}, which is in state {} on vCPU {}", v, vc.current,
                            static_cast<int>(task.state), task.vcpu);
       }
+      // Only pv_wait() halts a vCPU that has a task: the guest is not idle, the waiter is.
+      bool off = vc.host == HostState::kHalted || vc.host == HostState::kPolling;
+      if (off && !task.pv_halted) {
+        return fmt::format("vCPU {} is halted or polling with task {}, which is not in pv_wait", v,
+                           vc.current);
+      }
+      if (task.pv_halted && task.spinning) {
+        return fmt::format("task {} both spins and is halted in pv_wait", vc.current);
+      }
     }
     const Vm& vm = w_.vms[vc.vm];
     if (vm.idle.test(vc.local) != (vc.current == kNone && vc.rq.size == 0) ||
@@ -120,6 +129,22 @@ std::string Simulation::check_task_places(const std::vector<std::uint32_t>& as_c
         return bad;
       }
     }
+    for (std::uint32_t t = lock.spinners.head; t != kNone; t = w_.tasks[t].wq_link.next) {
+      const Task& task = w_.tasks[t];
+      bool waits_here = task.has_op && task.op.kind == OpKind::kLock && task.op.object == i &&
+                        task.state == TaskState::kRunning;
+      if (!waits_here || !(task.spinning || (lock.spin && task.pv_halted)) || t == lock.owner) {
+        return fmt::format("task {} on lock {}'s spinners is not spinning or halted for it", t, i);
+      }
+    }
+    if (lock.spin && lock.blocked.size != 0) {
+      return fmt::format("spinlock {} has sleepers", i);
+    }
+    // Native qspinlock hands the lock to its queue head at unlock: never free with waiters.
+    if (lock.spin && lock.owner == kNone && lock.spinners.head != kNone &&
+        w_.vms[w_.tasks[lock.spinners.head].vm].guest.spinlock == SpinlockKind::kQueued) {
+      return fmt::format("queued spinlock {} is free while {} wait", i, lock.spinners.size);
+    }
     if (lock.owner != kNone && w_.tasks[lock.owner].held_lock != i) {
       return fmt::format("lock {} is owned by task {}, which holds {}", i, lock.owner,
                          w_.tasks[lock.owner].held_lock);
@@ -144,13 +169,13 @@ std::string Simulation::check_task_places(const std::vector<std::uint32_t>& as_c
     bool ok = false;
     switch (task.state) {
       case TaskState::kRunning:
-        ok = cur == 1 && rq == 0 && wait == (task.spinning ? 1U : 0U);
+        ok = cur == 1 && rq == 0 && wait == (task.spinning || task.pv_halted ? 1U : 0U);
         break;
       case TaskState::kRunnable:
-        ok = rq == 1 && cur == 0 && wait == 0 && !task.spinning;
+        ok = rq == 1 && cur == 0 && wait == 0 && !task.spinning && !task.pv_halted;
         break;
       case TaskState::kBlocked:
-        ok = rq == 0 && cur == 0 && wait <= 1 && !task.spinning;
+        ok = rq == 0 && cur == 0 && wait <= 1 && !task.spinning && !task.pv_halted;
         break;
       case TaskState::kDone:
         ok = rq == 0 && cur == 0 && wait == 0 && task.held_lock == kNone;

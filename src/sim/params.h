@@ -15,10 +15,23 @@
 namespace prefcpu::sim {
 
 enum class HostKind : std::uint8_t { kFair, kDispatchWindow };
+// Who the host is, which decides the lock policies (docs/simulator.md, "Host profiles"): KVM
+// (PV spinlocks, PLE, halt polling), QEMU TCG with no PV features (the overcommit rig's host), or
+// PowerVM (dispatch windows, H_CONFER).
+enum class HostProfile : std::uint8_t { kKvm, kTcg, kPowerVm };
+// The guest's kernel spinlock slowpath:
+// kQueued: native qspinlock, spin without limit, FIFO (MCS) handoff (kernel/locking/qspinlock.c);
+// kTestAndSet: x86 virt_spin_lock(), the fallback when the hypervisor bit is set and there are no
+//   PV spinlocks: unfair, whoever spins when the lock is free takes it
+//   (arch/x86/include/asm/qspinlock.h, arch/x86/kernel/paravirt-spinlocks.c);
+// kParavirt: pv qspinlock, spin SPIN_THRESHOLD, then pv_wait() halts the vCPU until the unlocker's
+//   pv_kick() (kernel/locking/qspinlock_paravirt.h, arch/x86/kernel/kvm.c kvm_wait/kvm_kick_cpu).
+enum class SpinlockKind : std::uint8_t { kQueued, kTestAndSet, kParavirt };
 
 struct HostParams {
   std::uint32_t pcpus = 0;
   HostKind scheduler = HostKind::kFair;
+  HostProfile profile = HostProfile::kKvm;
   // EEVDF base slice 0.75 ms x (1 + ilog2(8)) = 3.0 ms on >= 8 CPUs, v6.6-v6.14 (§1, D).
   Ns slice_ns = 3'000'000;
   // PowerVM hypervisor dispatch cycle (§1, T).
@@ -33,6 +46,16 @@ struct HostParams {
   Ns halt_poll_ns = 200'000;
   // Virtual IPI: 3,293-4,238 cycles = 1.1-1.4 us at 3 GHz (§5, D).
   Ns ipi_ns = 1'200;
+  // KVM pause-loop exiting: a vCPU that spins for ple_window exits, and kvm_vcpu_on_spin()
+  // directed-yields to a vCPU of the same VM preempted in kernel mode (virt/kvm/kvm_main.c).
+  bool ple = true;
+  // kvm_intel ple_window 4,096 cycles (KVM_VMX_DEFAULT_PLE_WINDOW) at 3 GHz (§3, S/D); it doubles
+  // on every exit (ple_window_grow 2) and returns to the base when the vCPU is scheduled in
+  // (ple_window_shrink 0) (§3, S).
+  Ns ple_window_ns = 1'365;
+  // A hypercall or PAUSE exit round trip: VMCALL 1,559 cycles at 3 GHz (§2, S/D). Charged per PLE
+  // exit and per H_CONFER (whose cost is not published, gap 6: assumed the same).
+  Ns exit_ns = 520;
 };
 
 struct GuestParams {
@@ -49,6 +72,12 @@ struct GuestParams {
   Ns spin_limit_ns = 109'000;
   // Waiters stop spinning when the holder's vCPU is preempted (owner_on_cpu(), §3, S).
   bool pv_preempted = true;
+  // The kernel spinlock slowpath; the host profile picks the default (kvm: pv, tcg: test-and-set,
+  // powervm: queued).
+  SpinlockKind spinlock = SpinlockKind::kParavirt;
+  // powerpc qspinlock: a spinner whose lock owner's vCPU is preempted confers its cycles to it
+  // with H_CONFER (yield_to_locked_owner(), arch/powerpc/lib/qspinlock.c). powervm profile only.
+  bool confer = false;
   // v2-v5 made available_idle_cpu() false on non-preferred CPUs; v6+ dropped it (kernel-spec §3.2).
   bool wakeup_skips_non_preferred = false;
   // Threads per core given to the governor's Topology; the governor sheds one core per step.
@@ -73,6 +102,13 @@ struct WorkloadParams {
   std::uint32_t pipe_capacity = 640;
   // fs/pipe.c: the copy runs under pipe->mutex.
   bool pipe_lock = true;
+  // fs/pipe.c: after dropping pipe->mutex, a write to an empty pipe wakes rd_wait and a read from
+  // a full one wakes wr_wait, each under its wait queue's spinlock (wq_head->lock, taken by
+  // __wake_up_common_lock() whether or not anyone waits).
+  bool wakeup_lock = true;
+  // Hold time of that section: the wait-queue walk and try_to_wake_up(). Assumption (not measured
+  // here): the same-vCPU wakeup and switch, 328-345 ns (§5 OSv, T), as an upper bound.
+  Ns wake_ns = 330;
   // OLTP: ~42 SQL statements per DayTrader transaction at 48-58 us CPU each (§9, T/D).
   std::uint32_t statements = 42;
   Ns statement_ns = 53'000;

@@ -133,6 +133,10 @@ std::string format_json(const Report& report) {
       v["overhead_s"] = rounded(static_cast<double>(vm.stats.overhead_ns) / 1e9, 1e6);
       v["solo_tail_s"] = rounded(static_cast<double>(vm.solo_tail_ns) / 1e9, 1e6);
       v["governor_intervals"] = vm.governor_intervals;
+      v["pv_waits"] = vm.stats.pv_waits;
+      v["pv_kicks"] = vm.stats.pv_kicks;
+      v["ple_exits"] = vm.stats.ple_exits;
+      v["yields"] = vm.stats.yields;
       entry["vms"].push_back(std::move(v));
     }
     doc["results"].push_back(std::move(entry));

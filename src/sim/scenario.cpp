@@ -134,11 +134,46 @@ class Fields {
 
 constexpr std::int64_t kMaxNs = 3'600'000'000'000;  // an hour: bigger values are typos
 
-Status read_host(const toml::table* table, const std::string& where, HostParams& host) {
+// The host profile's defaults (docs/simulator.md, "Host profiles"); explicit keys win.
+void apply_profile(HostProfile profile, HostParams& host, GuestParams& guest) {
+  host.halt_poll_ns = profile == HostProfile::kKvm ? HostParams{}.halt_poll_ns : 0;
+  host.ple = profile == HostProfile::kKvm;
+  switch (profile) {
+    case HostProfile::kKvm:
+      guest.spinlock = SpinlockKind::kParavirt;
+      break;
+    case HostProfile::kTcg:
+      // No KVM CPUID leaves, so no PV spinlocks, no steal-time preempted flag; QEMU sets the
+      // hypervisor bit, so native_pv_lock_init() enables virt_spin_lock(): test-and-set.
+      guest.spinlock = SpinlockKind::kTestAndSet;
+      guest.pv_preempted = false;
+      break;
+    case HostProfile::kPowerVm:
+      guest.spinlock = SpinlockKind::kQueued;
+      guest.confer = true;
+      break;
+  }
+}
+
+Status read_host(const toml::table* table, const std::string& where, HostParams& host,
+                 GuestParams& guest) {
   Fields f(table, where);
   f.integer("pcpus", host.pcpus, 1, 4096);
   f.choice("scheduler", host.scheduler,
            {{"fair", HostKind::kFair}, {"dispatch-window", HostKind::kDispatchWindow}});
+  f.choice(
+      "profile", host.profile,
+      {{"kvm", HostProfile::kKvm}, {"tcg", HostProfile::kTcg}, {"powervm", HostProfile::kPowerVm}});
+  // Without a profile, the scheduler names it (fair: kvm, dispatch-window: powervm); without a
+  // scheduler, the profile does.
+  if (table->get("profile") == nullptr) {
+    host.profile =
+        host.scheduler == HostKind::kDispatchWindow ? HostProfile::kPowerVm : HostProfile::kKvm;
+  } else if (table->get("scheduler") == nullptr) {
+    host.scheduler =
+        host.profile == HostProfile::kPowerVm ? HostKind::kDispatchWindow : HostKind::kFair;
+  }
+  apply_profile(host.profile, host, guest);
   f.micros("slice_us", host.slice_ns, 1, kMaxNs / 1000);
   f.micros("window_us", host.window_ns, 100, kMaxNs / 1000);
   f.integer("context_switch_ns", host.context_switch_ns, 0, kMaxNs);
@@ -146,6 +181,9 @@ Status read_host(const toml::table* table, const std::string& where, HostParams&
   f.integer("refill_speed_pct", host.refill_speed_pct, 1, 100);
   f.integer("halt_poll_ns", host.halt_poll_ns, 0, kMaxNs);
   f.integer("ipi_ns", host.ipi_ns, 0, kMaxNs);
+  f.boolean("ple", host.ple);
+  f.integer("ple_window_ns", host.ple_window_ns, 1, kMaxNs);
+  f.integer("exit_ns", host.exit_ns, 0, kMaxNs);
   return f.finish();
 }
 
@@ -158,6 +196,11 @@ Status read_guest(const toml::table* table, const std::string& where, GuestParam
   f.integer("imbalance_pct", guest.imbalance_pct, 100, 1000);
   f.integer("spin_limit_ns", guest.spin_limit_ns, 1, kMaxNs);
   f.boolean("pv_preempted", guest.pv_preempted);
+  f.choice("spinlock", guest.spinlock,
+           {{"qspinlock", SpinlockKind::kQueued},
+            {"virt-tas", SpinlockKind::kTestAndSet},
+            {"pv-qspinlock", SpinlockKind::kParavirt}});
+  f.boolean("confer", guest.confer);
   f.boolean("wakeup_skips_non_preferred", guest.wakeup_skips_non_preferred);
   f.integer("smt", guest.smt, 1, 8);
   f.integer("user_hz", guest.user_hz, 1, 1'000'000);
@@ -178,6 +221,8 @@ Status read_workload(const toml::table* table, const std::string& where, Workloa
   f.integer("read_ns", w.read_ns, 1, kMaxNs);
   f.integer("pipe_capacity", w.pipe_capacity, 1, 1'000'000);
   f.boolean("pipe_lock", w.pipe_lock);
+  f.boolean("wakeup_lock", w.wakeup_lock);
+  f.integer("wake_ns", w.wake_ns, 0, kMaxNs);
   f.integer("statements", w.statements, 1, 100'000);
   f.integer("statement_ns", w.statement_ns, 1, kMaxNs);
   f.integer("hold_ns", w.hold_ns, 1, kMaxNs);
@@ -254,7 +299,8 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
   PREFCPU_TRY(status);
   if (host == nullptr)
     return make_error("{}: [host] is missing: expected [host] with pcpus", where);
-  PREFCPU_TRY(read_host(host, where + " [host]", scenario.host));
+  GuestParams guest;
+  PREFCPU_TRY(read_host(host, where + " [host]", scenario.host, guest));
   if (scenario.host.pcpus == 0)
     return make_error("{} [host]: pcpus is missing: expected an integer >= 1", where);
 
@@ -269,12 +315,6 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
     return make_error("{} [knobs]: {}", where, ok.error().message);
   }
 
-  // Halt polling is KVM's; a PowerVM-like host has none unless the file asks for it.
-  if (scenario.host.scheduler == HostKind::kDispatchWindow &&
-      host->get("halt_poll_ns") == nullptr) {
-    scenario.host.halt_poll_ns = 0;
-  }
-  GuestParams guest;
   PREFCPU_TRY(read_guest(sub_table(root, "guest", status, where), where + " [guest]", guest));
   PREFCPU_TRY(status);
   WorkloadParams workload;

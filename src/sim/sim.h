@@ -80,7 +80,12 @@ class Simulation {
 
   // Builders used by workloads (and by tests to script tasks).
   std::uint32_t add_lock();
-  std::uint32_t add_pipe(std::uint32_t capacity, std::uint32_t lock);
+  // A kernel spinlock: its waiters never sleep; the slowpath follows the guest's SpinlockKind.
+  std::uint32_t add_spinlock();
+  // A pipe; `lock` is pipe->mutex, the wait locks the spinlocks of rd_wait / wr_wait (kNone:
+  // wakeups happen at once, inside the pipe op).
+  std::uint32_t add_pipe(std::uint32_t capacity, std::uint32_t lock,
+                         std::uint32_t rd_wait_lock = kNone, std::uint32_t wr_wait_lock = kNone);
   std::uint32_t add_affinity(std::uint32_t vm, const VcpuMask& mask);
   // A runnable task queued on a VM-local vCPU at the current time.
   std::uint32_t add_task(std::uint32_t vm, std::uint32_t local, std::uint32_t on_vcpu,

@@ -11,7 +11,7 @@
 namespace prefcpu::sim {
 
 Simulation::Simulation(const RunConfig& config)
-    : exec_(w_, guest_),
+    : exec_(w_, guest_, host_),
       guest_(w_, host_, exec_),
       host_(w_, guest_, exec_),
       duration_ns_(config.duration_ns),
@@ -72,6 +72,7 @@ Status Simulation::setup(const RunConfig& config) {
       Vcpu vc;
       vc.vm = i;
       vc.local = j;
+      vc.ple_window_ns = host.ple_window_ns;
       w_.vcpus.push_back(vc);
     }
     auto topology =
@@ -126,10 +127,19 @@ std::uint32_t Simulation::add_lock() {
   return static_cast<std::uint32_t>(w_.locks.size() - 1);
 }
 
-std::uint32_t Simulation::add_pipe(std::uint32_t capacity, std::uint32_t lock) {
+std::uint32_t Simulation::add_spinlock() {
+  std::uint32_t id = add_lock();
+  w_.locks[id].spin = true;
+  return id;
+}
+
+std::uint32_t Simulation::add_pipe(std::uint32_t capacity, std::uint32_t lock,
+                                   std::uint32_t rd_wait_lock, std::uint32_t wr_wait_lock) {
   Pipe pipe;
   pipe.capacity = std::max(1U, capacity);
   pipe.lock = lock;
+  pipe.rd_wait_lock = rd_wait_lock;
+  pipe.wr_wait_lock = wr_wait_lock;
   w_.pipes.push_back(pipe);
   return static_cast<std::uint32_t>(w_.pipes.size() - 1);
 }

@@ -23,7 +23,19 @@ inline constexpr Ns kNever = std::numeric_limits<Ns>::max();
 enum class HostState : std::uint8_t { kHalted, kWaiting, kRunning, kPolling };
 inline constexpr std::size_t kHostStates = 4;
 enum class TaskState : std::uint8_t { kRunnable, kRunning, kBlocked, kDone };
-enum class OpKind : std::uint8_t { kCompute, kLock, kUnlock, kPipeWrite, kPipeRead, kSleep, kExit };
+enum class OpKind : std::uint8_t {
+  kCompute,
+  kLock,
+  kUnlock,
+  kPipeWrite,
+  kPipeRead,
+  kWakeUp,  // wake the task's pending wakee (Task::wake), inside its wait-queue lock section
+  kSleep,
+  kExit
+};
+
+// A spinlock waiter that spins without limit (native and test-and-set spinlocks).
+inline constexpr Ns kSpinForever = Ns{1} << 60;
 
 struct Op {
   OpKind kind = OpKind::kExit;
@@ -55,6 +67,13 @@ struct Task {
   Ns overhead = 0;   // guest switch / IPI cost to execute before the op continues
   Ns spin_left = 0;
   bool spinning = false;
+  bool pv_halted = false;  // pv qspinlock: pv_wait() halted the vCPU; still queued on the lock
+  Ns ple_spun = 0;         // spun since the last pause-loop exit
+  Ns spin_armed = 0;       // spin the armed progress event covers (<= spin_left)
+  // fs/pipe.c wakes after dropping pipe->mutex: the wait-queue spinlock to take and the task to
+  // wake under it (kNone: nobody waits, the lock is still taken), set by a pipe op.
+  std::array<std::uint32_t, 2> wake_lock{kNone, kNone};
+  std::array<std::uint32_t, 2> wakee{kNone, kNone};
   Op retry;  // a pipe op to redo after re-taking the pipe lock
   bool has_retry = false;
   std::uint32_t held_lock = kNone;
@@ -87,6 +106,7 @@ struct Vcpu {
   bool idle_balance = false;  // kicked for a nohz idle balance
   std::uint32_t current = kNone;
   std::uint32_t last_task = kNone;
+  Ns ple_window_ns = 0;  // KVM's per-vCPU PLE window: base at dispatch, doubled per exit
   List rq;
   Ns next_balance = 0;
 };
@@ -112,7 +132,8 @@ struct Pcpu {
 
 struct Lock {
   std::uint32_t owner = kNone;
-  List spinners;
+  bool spin = false;  // a kernel spinlock (never sleeps); else a spin-then-block mutex
+  List spinners;      // a spinlock's queue in arrival order (spinning or pv-halted), else spinners
   List blocked;
 };
 
@@ -120,6 +141,8 @@ struct Pipe {
   std::uint32_t count = 0;
   std::uint32_t capacity = 1;
   std::uint32_t lock = kNone;
+  std::uint32_t rd_wait_lock = kNone;  // spinlocks of the two wait queues; kNone: wake at once
+  std::uint32_t wr_wait_lock = kNone;
   List readers;
   List writers;
 };
@@ -138,6 +161,10 @@ struct VmStats {
   std::uint64_t shrinks = 0;
   std::uint64_t grows = 0;
   std::uint64_t lock_blocks = 0;
+  std::uint64_t pv_waits = 0;   // pv_wait(): a spinlock waiter halted its vCPU
+  std::uint64_t pv_kicks = 0;   // pv_kick() of a halted waiter by the unlocker
+  std::uint64_t ple_exits = 0;  // pause-loop exits
+  std::uint64_t yields = 0;     // directed yields (PLE) and H_CONFERs that gave the pCPU away
 };
 
 struct TimeseriesRow {
@@ -173,6 +200,7 @@ struct Vm {
   bool finite = false;
   Ns done_at = -1;
   bool kick_outstanding = false;
+  std::uint32_t last_boosted = 0;  // kvm_vcpu_on_spin(): the round-robin start
   // dispatch-window host
   Ns budget_ns = 0;
   Ns used_ns = 0;

@@ -8,7 +8,8 @@ namespace {
 
 // rt-tests hackbench in pipe mode (-p): G groups of `fds` receivers and `fds` senders; every
 // sender writes `loops` messages to every receiver of its group, one pipe per receiver. The
-// copy runs under pipe->mutex, as in fs/pipe.c.
+// copy runs under pipe->mutex, as in fs/pipe.c; the wakeups follow it, each under its wait
+// queue's spinlock (wakeup_lock).
 class Hackbench final : public Workload {
  public:
   explicit Hackbench(const WorkloadParams& params) : p_(params) {}
@@ -19,7 +20,9 @@ class Hackbench final : public Workload {
     for (std::uint32_t g = 0; g < p_.groups; ++g) {
       for (std::uint32_t r = 0; r < p_.fds; ++r) {
         std::uint32_t lock = p_.pipe_lock ? sim.add_lock() : kNone;
-        std::uint32_t pipe = sim.add_pipe(p_.pipe_capacity, lock);
+        std::uint32_t rd_wait = p_.wakeup_lock ? sim.add_spinlock() : kNone;
+        std::uint32_t wr_wait = p_.wakeup_lock ? sim.add_spinlock() : kNone;
+        std::uint32_t pipe = sim.add_pipe(p_.pipe_capacity, lock, rd_wait, wr_wait);
         if (g == 0 && r == 0) first_pipe_ = pipe;
         locks_.push_back(lock);
       }
@@ -33,11 +36,12 @@ class Hackbench final : public Workload {
 
   bool finite() const override { return true; }
 
-  Op next(Task& task, Vm& /*vm*/) override {
+  Op next(Task& task, Vm& vm) override {
     Member& me = members_[task.local];
     std::uint32_t group = task.local / (2 * p_.fds);
     std::uint32_t role = task.local % (2 * p_.fds);
     bool receiver = role < p_.fds;
+    if (me.next == Step::kWake) return wake_section(task, vm, me);
     if (me.messages >= p_.loops * p_.fds) return Op{OpKind::kExit, 0, 0};
     // rt-tests: for each loop, write once to every receiver of the group in turn.
     std::uint32_t index = group * p_.fds + (receiver ? role : me.messages % p_.fds);
@@ -55,24 +59,56 @@ class Hackbench final : public Workload {
       case Step::kCopy:
         me.next = Step::kUnlock;
         if (p_.pipe_lock) return copy;
-        me.next = Step::kLock;
+        me.next = Step::kWake;
         ++me.messages;
         return copy;
       case Step::kUnlock:
-        me.next = Step::kLock;
+        me.next = Step::kWake;
         ++me.messages;
         return Op{OpKind::kUnlock, locks_[index], 0};
+      case Step::kWake:
+        break;
     }
     return Op{OpKind::kExit, 0, 0};
   }
 
  private:
-  // One message: take pipe->mutex, move it through the pipe, copy it, release the mutex.
-  enum class Step : std::uint8_t { kLock, kTransfer, kCopy, kUnlock };
+  // One message: take pipe->mutex, move it through the pipe, copy it, release the mutex, then
+  // the wakeups the transfer left (Task::wake_lock), each as spin_lock, wake, spin_unlock.
+  enum class Step : std::uint8_t { kLock, kTransfer, kCopy, kUnlock, kWake };
   struct Member {
     Step next = Step::kLock;
     std::uint32_t messages = 0;  // messages this sender wrote, or this receiver read
+    std::uint8_t section = 0;    // which of Task::wake_lock
+    std::uint8_t phase = 0;      // lock, wake (wake_ns held), unlock
   };
+
+  Op wake_section(Task& task, Vm& vm, Member& me) {
+    while (me.section < task.wake_lock.size() && task.wake_lock[me.section] == kNone) {
+      ++me.section;
+    }
+    if (me.section == task.wake_lock.size()) {
+      me.section = 0;
+      me.next = Step::kLock;
+      return next(task, vm);
+    }
+    std::uint32_t i = me.section;
+    switch (me.phase++) {
+      case 0:
+        return Op{OpKind::kLock, task.wake_lock[i], 0};
+      case 1:
+        return Op{OpKind::kCompute, 0, task.wakee[i] != kNone ? p_.wake_ns : 0};
+      case 2:
+        return Op{OpKind::kWakeUp, i, 0};
+      default:
+        break;
+    }
+    me.phase = 0;
+    ++me.section;
+    std::uint32_t lock = task.wake_lock[i];
+    task.wake_lock[i] = kNone;
+    return Op{OpKind::kUnlock, lock, 0};
+  }
 
   WorkloadParams p_;
   std::uint32_t first_pipe_ = 0;

@@ -2,6 +2,7 @@
 // key, and the same seed gives byte-identical output.
 #include "sim/scenario.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "sim/report.h"
@@ -74,6 +75,45 @@ TEST(Scenario, ErrorsNameTheKeyAndWhatIsAccepted) {
   auto missing = load_scenario("/nonexistent/file.toml");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("seed-hackbench"), std::string::npos);
+}
+
+TEST(Scenario, HostProfileSetsTheLockPolicyAndExplicitKeysWin) {
+  auto parse = [](std::string_view host, std::string_view guest = "") {
+    return parse_scenario(fmt::format("name = \"t\"\n[host]\npcpus = 2\n{}\n[guest]\n{}\n"
+                                      "[[vm]]\nvcpus = 2\n",
+                                      host, guest),
+                          "test.toml");
+  };
+  auto tcg = parse("profile = \"tcg\"");
+  ASSERT_TRUE(tcg.ok()) << tcg.error().message;
+  EXPECT_EQ(tcg->host.scheduler, HostKind::kFair);
+  EXPECT_EQ(tcg->host.halt_poll_ns, 0);
+  EXPECT_FALSE(tcg->host.ple);
+  const GuestParams& tg = tcg->cases[0].vms[0].guest;
+  EXPECT_EQ(tg.spinlock, SpinlockKind::kTestAndSet);
+  EXPECT_FALSE(tg.pv_preempted);
+  EXPECT_FALSE(tg.confer);
+  auto kvm = parse("scheduler = \"fair\"");  // no profile: a fair host is KVM
+  ASSERT_TRUE(kvm.ok());
+  EXPECT_EQ(kvm->host.profile, HostProfile::kKvm);
+  EXPECT_EQ(kvm->host.halt_poll_ns, 200'000);
+  EXPECT_TRUE(kvm->host.ple);
+  EXPECT_EQ(kvm->cases[0].vms[0].guest.spinlock, SpinlockKind::kParavirt);
+  auto powervm = parse("scheduler = \"dispatch-window\"");
+  ASSERT_TRUE(powervm.ok());
+  EXPECT_EQ(powervm->host.profile, HostProfile::kPowerVm);
+  EXPECT_EQ(powervm->host.halt_poll_ns, 0);
+  EXPECT_EQ(powervm->cases[0].vms[0].guest.spinlock, SpinlockKind::kQueued);
+  EXPECT_TRUE(powervm->cases[0].vms[0].guest.confer);
+  auto mixed = parse("profile = \"tcg\"\nhalt_poll_ns = 1000", "spinlock = \"qspinlock\"");
+  ASSERT_TRUE(mixed.ok()) << mixed.error().message;
+  EXPECT_EQ(mixed->host.halt_poll_ns, 1000);
+  EXPECT_EQ(mixed->cases[0].vms[0].guest.spinlock, SpinlockKind::kQueued);
+  auto bad = parse("profile = \"xen\"");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("profile is \"xen\": expected one of kvm, tcg, powervm"),
+            std::string::npos)
+      << bad.error().message;
 }
 
 TEST(Run, BadKnobsAndGovernorAreRefusedBeforeRunning) {

@@ -53,7 +53,8 @@ inline Op pipe_read(std::uint32_t id) {
 constexpr Ns kUs = 1'000;
 constexpr Ns kMs = 1'000'000;
 
-// A host with no switch, refill, polling or IPI costs, so schedules can be computed by hand.
+// A host with no switch, refill, polling, IPI or exit costs and no pause-loop exiting, so schedules
+// can be computed by hand.
 inline HostParams bare_host(std::uint32_t pcpus, Ns slice_ns = 3 * kMs) {
   HostParams host;
   host.pcpus = pcpus;
@@ -62,6 +63,8 @@ inline HostParams bare_host(std::uint32_t pcpus, Ns slice_ns = 3 * kMs) {
   host.refill_penalty_ns = 0;
   host.halt_poll_ns = 0;
   host.ipi_ns = 0;
+  host.ple = false;
+  host.exit_ns = 0;
   return host;
 }
 

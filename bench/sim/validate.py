@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Validation against the overcommit rig without re-running it (docs/simulator.md, "Validation
+against the overcommit rig"): for each stored rig case (docs/overcommit-data/NAME.json), rebuild
+the simulator scenario from the case's configuration with bench/overcommit/report.py's
+simulate() (host profile tcg), run it, and print one table row per guest and governor: the rig's
+measured change (median and spread) beside the simulator's prediction.
+
+Usage: bench/sim/validate.py BUILD_BIN_DIR [NAME.json ...] [--scenarios DIR] [--tcg-speed]
+
+Two ways to make the simulated guest as slow as the TCG guest:
+* default (the rig's --simulate): hackbench loops scaled per case so that the simulated baseline
+  lasts as long as the measured one; every guest cost stays at its native value.
+* --tcg-speed: the rig's own loop count (hackbench -l), and every guest-side CPU cost (pipe
+  write/read, wakeup, guest task switch) multiplied by one TCG slowdown factor, measured once on
+  the 1x case (one 2-vCPU guest on the 2 host CPUs, no overcommit): the measured baseline time over
+  the simulated time at native costs, refined once. The same factor serves every case; host costs
+  (vCPU switch, refill) stay native, since the host schedules TCG threads at native speed.
+"""
+import re
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "overcommit"))
+import report  # noqa: E402
+
+# The rig cases that ran hackbench with --simulate: the rows of docs/simulator.md.
+DEFAULT_CASES = ["1x", "2x", "asym", "default", "default-forking-poll", "oracle-quick-sim"]
+
+
+def pct(a, b):
+    return (a / b - 1.0) * 100.0
+
+
+def rig_args(config, bin_dir):
+    return argparse.Namespace(
+        workload=config["workload"], backoff=config.get("backoff") or "",
+        host_cpu_list=[c for part in config["host_cpus"].split(",")
+                       for c in range(int(part.split("-")[0]), int(part.split("-")[-1]) + 1)],
+        knobs=",".join(f"{k}={v}" for k, v in config["knobs"].items()), bin_dir=bin_dir)
+
+
+# Native guest costs (src/sim/params.h): write_ns, read_ns, wake_ns, task_switch_ns.
+NATIVE = {"write_ns": 359, "read_ns": 353, "wake_ns": 330}
+NATIVE_SWITCH = 330
+
+
+def slowed_scenario(args, guests, config, factor):
+    loops = int(re.search(r"-l (\d+)", config["command"]).group(1))
+    text = report.sim_scenario(args, guests, "hackbench", loops, 600.0)
+    costs = "".join(f"{k} = {round(v * factor)}\n" for k, v in NATIVE.items())
+    text = text.replace(f"loops = {loops}\n", f"loops = {loops}\n{costs}", 1)
+    text = text.replace("[guest]\n", f"[guest]\ntask_switch_ns = {round(NATIVE_SWITCH * factor)}\n", 1)
+    return text
+
+
+def sim_by_arm(args, scenario, arms):
+    out = {}
+    for arm in arms:
+        if arm == "none" and len(arms) > 1:
+            continue
+        for result in report.sim_run(args, scenario, "kernel" if arm == "none" else arm):
+            gov = "none" if result["governor"] == "none" else arm
+            for vm in result["vms"]:
+                out[(gov, vm["name"])] = {"median": vm["value"], "steal_pct": vm["steal_pct"]}
+    return out
+
+
+def tcg_factor(bin_dir, data_dir):
+    """The TCG slowdown of guest code, from the 1x case's measured baseline."""
+    with open(os.path.join(data_dir, "1x.json")) as f:
+        data = json.load(f)
+    config = data["config"]
+    args = rig_args(config, bin_dir)
+    guests = [(g["name"], g["vcpus"], g["threads"]) for g in config["guests"]]
+    measured = [r["median"] for r in data["results"] if r["governor"] == "none"][0]
+    factor = 1.0
+    for _ in range(2):
+        sim = report.sim_run(args, slowed_scenario(args, guests, config, factor), "none")
+        simulated = sim[0]["vms"][0]["value"]
+        factor *= measured / simulated
+    return factor
+
+
+def case_rows(path, bin_dir, scenario_dir, factor=None):
+    with open(path) as f:
+        data = json.load(f)
+    config, results = data["config"], data["results"]
+    args = rig_args(config, bin_dir)
+    guests = [(g["name"], g["vcpus"], g["threads"]) for g in config["guests"]]
+    arms = config["governors"]
+    if factor is None:
+        measured = [r["median"] for r in results if r["governor"] == "none"] or [r["median"] for r in results]
+        sim, scenario = report.simulate(args, guests, arms, max(measured))
+    else:
+        scenario = slowed_scenario(args, guests, config, factor)
+        sim = sim_by_arm(args, scenario, arms)
+    name = os.path.splitext(os.path.basename(path))[0]
+    if scenario_dir:
+        with open(os.path.join(scenario_dir, name + ".toml"), "w") as f:
+            f.write(scenario)
+    by = {(r["governor"], r["guest"]): r for r in results}
+    rows = []
+    for guest, _, _ in guests:
+        base = by.get(("none", guest))
+        sim_base = sim.get(("none", guest), {}).get("median")
+        for arm in arms:
+            row = by.get((arm, guest))
+            if arm == "none" or row is None or base is None:
+                continue
+            change = pct(row["median"], base["median"])
+            lo, hi = pct(row["min"], base["max"]), pct(row["max"], base["min"])
+            s = sim.get((arm, guest), {}).get("median")
+            pred = None if s is None or not sim_base else pct(s, sim_base)
+            rows.append({
+                "case": name, "guest": guest, "governor": arm, "rig": change, "lo": lo, "hi": hi,
+                "sim": pred, "within_spread": pred is not None and lo <= pred <= hi,
+                "within_5pp": pred is not None and abs(pred - change) <= 5.0,
+                "steal_rig": base["steal_pct"], "steal_sim": sim.get(("none", guest), {}).get("steal_pct"),
+            })
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("bin_dir")
+    p.add_argument("cases", nargs="*")
+    p.add_argument("--scenarios", help="write each regenerated scenario to DIR/NAME.toml")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--tcg-speed", action="store_true")
+    a = p.parse_args()
+    data_dir = os.path.join(HERE, "..", "..", "docs", "overcommit-data")
+    paths = a.cases or [os.path.join(data_dir, c + ".json") for c in DEFAULT_CASES]
+    factor = tcg_factor(a.bin_dir, data_dir) if a.tcg_speed else None
+    if factor is not None:
+        print(f"TCG slowdown of guest code, measured on 1x: {factor:.2f}x", file=sys.stderr)
+    rows = []
+    for path in paths:
+        rows += case_rows(path, a.bin_dir, a.scenarios, factor)
+    if a.json:
+        json.dump(rows, sys.stdout, indent=1)
+        print()
+        return 0
+    print("| case | guest | governor | rig change (spread) | sim prediction | within spread / 5 pp | steal none: rig / sim |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        sim = "n/a" if r["sim"] is None else f"{r['sim']:+.1f} %"
+        yes = lambda b: "yes" if b else "no"  # noqa: E731
+        steal = "n/a" if r["steal_sim"] is None else f"{r['steal_sim']:.1f}"
+        print(f"| {r['case']} | {r['guest']} | {r['governor']} | {r['rig']:+.1f} % ({r['lo']:+.0f}..{r['hi']:+.0f}) "
+              f"| {sim} | {yes(r['within_spread'])} / {yes(r['within_5pp'])} | {r['steal_rig']:.1f} / {steal} |")
+    hits = sum(r["within_5pp"] for r in rows)
+    inside = sum(r["within_spread"] for r in rows)
+    print(f"\n{inside} of {len(rows)} rows inside the rig's spread, {hits} within 5 percentage points.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
