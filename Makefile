@@ -24,7 +24,7 @@ FUZZ_SECONDS ?= 10
 ENSURE    := scripts/ensure-packages.sh
 
 .PHONY: all build run test vmtest lint format bench install deb clean fuzz mutants deps-build deps-test \
-        deps-run deps-lint deps-rig deps-fuzz deps-deb overcommit
+        deps-run deps-lint deps-rig deps-fuzz deps-deb overcommit validate-sim
 
 all: build
 
@@ -82,6 +82,12 @@ format: deps-lint
 
 bench: build
 	scripts/run-benchmarks.sh $(BUILD)/bin
+
+# The simulator against the stored overcommit-rig results, both ways of modelling TCG's speed
+# (docs/simulator.md, "Validation against the overcommit rig"); a few minutes, no guest booted.
+validate-sim: build
+	python3 bench/sim/validate.py $(BUILD)/bin
+	python3 bench/sim/validate.py $(BUILD)/bin --tcg-speed
 
 # prefcpu_<version>_<arch>.deb in build-deb/ (dpkg-buildpackage on a copy of the tree), and lintian.
 deb: deps-deb
