@@ -87,10 +87,12 @@ def cells():
     # hackbench on the overcommit rig's shapes (2 pCPUs: `2x` 2 x 2 vCPUs, `default` 2 x 4,
     # `asym` 6 + 2), host profile kvm.
     hackbench = [("kind", '"hackbench"'), ("groups", "1")]
-    for oc, shape in ((2, "sym"), (4, "sym"), (4, "asym")):
+    # The small asym guest ends sooner once the large one backs off (17-26 intervals at the
+    # sym loop count): twice the loops keeps it above 30.
+    for oc, shape, scale in ((2, "sym", 1.0), (4, "sym", 1.0), (4, "asym", 2.0)):
         out.append(dict(group="hackbench", oc=oc, guests=2, shape=shape, uncoop=[], pcpus=2,
                         workload=hackbench, duration_s=60.0,
-                        vm_workload=hackbench_loops(oc, 2, shape, 2)))
+                        vm_workload=hackbench_loops(oc, 2, shape, 2, scale=scale)))
     # A load step down. A run ends when every finite workload has, so the step can only be a
     # hackbench neighbour that ends first: g2 runs a third of g1's loops, pinned to none, and g1
     # then has the host to itself (its mask must grow back). Every cell is also a step up at
@@ -215,6 +217,24 @@ def print_tables(results):
             for (vm, pinned), ivs in sorted(vms.items()))))
 
 
+def print_regrown(per_cell):
+    """target's guests split by whether they grew again after shrinking (an undone shrink, in
+    runs this short), over seeds: how the cell mean splits between the two."""
+    print("\n`target`'s guests that grew again after their shrink against those whose shrink"
+          " stood (guests x seeds, mean change vs none), cells where any grew:\n")
+    print("| cell | grew again: guests, change | shrink stood: guests, change |")
+    print("|---|---|---|")
+    for cell, per_seed in per_cell:
+        mine = [r for rows in per_seed for r in rows
+                if r["governor"] == "target" and r["vm_governor"] != "none"]
+        grew = [r["vs_none"] for r in mine if r["grows"] > 0]
+        stood = [r["vs_none"] for r in mine if r["grows"] == 0]
+        if grew:
+            print("| %s %s | %d, %+.1f %% | %d, %s |" % (
+                cell["group"], label(cell), len(grew), statistics.mean(grew), len(stood),
+                "%+.1f %%" % statistics.mean(stood) if stood else "-"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("bin")
@@ -250,6 +270,7 @@ def main():
           "seeds %s; `prefcpu-sim run S --governor G --seed N %s --json --timeseries F`"
           % (" --only " + a.only if a.only else "", ",".join(map(str, seeds)), " ".join(OPTS)))
     print_tables([(c, summarise(c, rows)) for c, rows in per_cell])
+    print_regrown(per_cell)
 
 
 if __name__ == "__main__":
