@@ -245,8 +245,14 @@ def main():
     ap.add_argument("--from-raw", help="tabulate a --raw file instead of running")
     ap.add_argument("--keep", help="run in this directory and keep it (default: a temp dir)")
     a = ap.parse_args()
-    seeds = [int(x) for x in a.seeds.split(",")]
+    try:
+        seeds = [int(x) for x in a.seeds.split(",")]
+    except ValueError:
+        ap.error("--seeds %r: expected comma-separated integers, e.g. 1,2,3" % a.seeds)
     todo = [c for c in cells() if a.only in c["id"]]
+    if not todo:
+        ap.error("--only %r matches no cell; cell ids: %s" % (
+            a.only, ", ".join(c["id"] for c in cells())))
     if a.from_raw:
         raw = json.load(open(a.from_raw))
         seeds = raw[0]["seeds"]
