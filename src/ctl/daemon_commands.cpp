@@ -199,6 +199,7 @@ void add_daemon_commands(CLI::App& app, int* exit_code) {
     for (const auto& knob : kKnobTable) {
       std::cout << ", " << knob.name << " " << knobs->knobs.*(knob.field);
     }
+    std::cout << ", " << kNumaKnob << " " << numa_mode_name(knobs->knobs.numa);
     std::cout << "\n";
   });
 
