@@ -31,7 +31,7 @@ M = [
  ('target: no headroom over the floor', 'src/core/governor_target.cpp', 'verify_.best * kLostDen >= verify_.received * kLostNum', 'verify_.best * kLostDen >= verify_.received * kLostDen', 'core_test'),
  ('numa: balance and pack swapped', 'src/core/mask_rules.cpp', 'const bool most = (numa == NumaMode::kBalance) == (splice == Splice::kShrink);', 'const bool most = (numa == NumaMode::kPack) == (splice == Splice::kShrink);', 'core_test'),
  ('numa: shrink ties to the lower node', 'src/core/mask_rules.cpp', 'bool tie = cores == best_cores && splice == Splice::kShrink;', 'bool tie = false;', 'core_test'),
- ('numa: CPUs in no node still spliced', 'src/core/mask_rules.cpp', 'if (!(preferred | online).is_subset_of(covered)) return candidates;', '', 'core_test'),
+ ('numa: CPUs in no node still spliced', 'src/core/mask_rules.cpp', 'if (!(preferred | online).is_subset_of(covered)) return candidates;', 'if (!preferred.is_subset_of(covered | online)) return candidates;', 'core_test'),
 ]
 M = [m for m in M if os.environ.get('MUTANTS_ONLY', '') in m[0]]
 survivors = 0
