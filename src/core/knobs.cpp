@@ -20,8 +20,7 @@ Result<NumaMode> parse_numa_mode(std::string_view text) {
   for (auto mode : {NumaMode::kOff, NumaMode::kBalance, NumaMode::kPack}) {
     if (text == numa_mode_name(mode)) return mode;
   }
-  return make_error("{} \"{}\" is not a NUMA mode: expected off, balance or pack", kNumaKnob,
-                    text);
+  return make_error("{} \"{}\" is not a NUMA mode: expected off, balance or pack", kNumaKnob, text);
 }
 
 const KnobInfo* find_knob(std::string_view name) {

@@ -62,8 +62,7 @@ CpuSet shrink_preferred(const CpuSet& preferred, const CpuSet& online, const Top
 CpuSet grow_preferred(const CpuSet& preferred, const CpuSet& online, const Topology& topology,
                       NumaMode numa) {
   CpuSet addable = online - preferred;
-  auto first =
-      splice_candidates(addable, preferred, online, topology, numa, Splice::kGrow).first();
+  auto first = splice_candidates(addable, preferred, online, topology, numa, Splice::kGrow).first();
   if (!first) return preferred;
   return preferred | (topology.siblings(*first) & online);
 }

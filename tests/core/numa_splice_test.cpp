@@ -27,7 +27,7 @@ Topology spec(const char* text) {
 
 // `base`'s cores, with the given online CPUs, node cpulists and nohz_full CPUs.
 Topology rebuilt_sets(const Topology& base, const char* online, std::vector<CpuSet> nodes,
-                 const char* nohz_full = "") {
+                      const char* nohz_full = "") {
   TopologyInput input;
   input.online = list(online);
   input.cores = base.cores();
@@ -131,8 +131,7 @@ TEST(NumaSplice, HousekeepingCoreStaysOnItsNodeInEveryMode) {
 TEST(NumaSplice, SpreadSiblingsAndOfflineCpus) {
   // x86 numbering: core k = {k, k+4}; node 0 = cores 0-1, node 1 = cores 2-3.
   Topology spread = spec("cores=4,smt=2,layout=spread,nodes=2");
-  EXPECT_EQ(shrink_all(spread, NumaMode::kBalance),
-            (Seq{"0-2,4-6", "0,2,4,6", "0,4"}));
+  EXPECT_EQ(shrink_all(spread, NumaMode::kBalance), (Seq{"0-2,4-6", "0,2,4,6", "0,4"}));
   // CPU 6 offline: core 2-6 keeps CPU 2, and grow adds online siblings only.
   Topology part = rebuilt_sets(spread, "0-5,7", spread.nodes());
   EXPECT_EQ(grow_all(part, "0,4", NumaMode::kBalance), (Seq{"0,2,4", "0-2,4-5", "0-5,7"}));
