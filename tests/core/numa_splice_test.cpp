@@ -26,23 +26,24 @@ Topology spec(const char* text) {
 }
 
 // `base`'s cores, with the given online CPUs, node cpulists and nohz_full CPUs.
-Topology rebuilt_sets(const Topology& base, const char* online, std::vector<CpuSet> nodes,
+Topology rebuilt_sets(const Topology& base, const char* online, const std::vector<CpuSet>& nodes,
                       const char* nohz_full = "") {
   TopologyInput input;
   input.online = list(online);
   input.cores = base.cores();
   input.nohz_full = list(nohz_full);
-  input.nodes = std::move(nodes);
+  input.nodes = nodes;
   auto topo = Topology::build(input);
   EXPECT_TRUE(topo);
   return *topo;
 }
 
-Topology rebuilt(const Topology& base, const char* online, std::vector<const char*> nodes,
+Topology rebuilt(const Topology& base, const char* online, const std::vector<const char*>& nodes,
                  const char* nohz_full = "") {
   std::vector<CpuSet> sets;
+  sets.reserve(nodes.size());
   for (const char* node : nodes) sets.push_back(list(node));
-  return rebuilt_sets(base, online, std::move(sets), nohz_full);
+  return rebuilt_sets(base, online, sets, nohz_full);
 }
 
 // Shrinks from all online CPUs until nothing moves; each mask on the way, the last included.
