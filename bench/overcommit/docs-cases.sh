@@ -22,8 +22,10 @@ declare -A cases=(
   [cpu]="--workload sysbench-cpu --quick --repeat 3"
   [hb-threads]="--workload hackbench-threads --quick --repeat 3"
   [sqlite]="--workload sqlite --quick --repeat 3"
+  [target-default]="--governor none,kernel,target,oracle --repeat 5"
+  [target-asym]="--guests 2 --vcpus 6,2 --quick --repeat 3 --governor none,kernel,target,oracle"
 )
-order="default feed 1x 1x-high 2x asym governors tuned coop mutex cpu threads hb-threads sqlite"
+order="default feed 1x 1x-high 2x asym governors tuned coop mutex cpu threads hb-threads sqlite target-default target-asym"
 # shellcheck disable=SC2048,SC2086  # names are single words
 for name in ${*:-$order}; do
   [ -n "${cases[$name]+x}" ] || { echo "docs-cases: unknown case \"$name\": expected one of $order" >&2; exit 2; }

@@ -1,7 +1,6 @@
 # shellcheck shell=bash disable=SC2154,SC2015,SC2054,SC2016  # A && B || die; QEMU commas; sh -c scripts
 # The overcommit rig's host side: input checks, guests, the steal feeder, the barrier, cleanup.
 # Sourced by run.sh, whose variables (guests, vcpus, plan, work, ...) these functions read.
-OC_GOVERNORS="none kernel kernel-v2 ewma oracle"
 qemu_jobs=() feeder_pid=""
 
 die() { echo "overcommit: error: $*" >&2; exit 2; }
@@ -44,13 +43,6 @@ validate_config() {
   is_uint "$guests" && (( guests >= 1 )) || die "--guests \"$guests\": expected a positive integer"
   workload_cmd "$workload" 0 >/dev/null ||
     die "unknown --workload \"$workload\": expected one of $OC_WORKLOADS"
-  [ -n "$governors" ] || die "--governor is empty: expected a comma list of $OC_GOVERNORS"
-  local -a govs
-  IFS=, read -r -a govs <<<"$governors"
-  for gov in "${govs[@]}"; do
-    [[ " $OC_GOVERNORS " == *" $gov "* ]] ||
-      die "unknown --governor \"$gov\" in \"$governors\": expected a comma list of $OC_GOVERNORS"
-  done
   [ -z "$interval" ] || { is_uint "$interval" && (( interval >= 100 && interval <= 100000 )); } ||
     die "--interval-ms \"$interval\" is out of range: expected 100..100000"
   [ -z "$high" ] || { is_uint "$high" && (( high >= 1 && high <= 10000 )); } ||
@@ -78,6 +70,17 @@ validate_config() {
   bin_dir="$(cd "$bin_dir" && pwd)"
   for w in prefcpud prefcpuctl $( ((simulate)) || [[ ",$governors," == *,oracle,* ]] && echo prefcpu-sim); do
     [ -x "$bin_dir/$w" ] || die "$w not found in --bin-dir $bin_dir (build with: make build)"
+  done
+  # The arms: prefcpud's registered governors (prefcpuctl owns the list) and the oracle.
+  local known
+  known="$("$bin_dir/prefcpuctl" governors | cut -f1 | tr '\n' ' ')oracle" ||
+    die "$bin_dir/prefcpuctl governors failed"
+  [ -n "$governors" ] || die "--governor is empty: expected a comma list of $known"
+  local -a govs
+  IFS=, read -r -a govs <<<"$governors"
+  for gov in "${govs[@]}"; do
+    [[ " $known " == *" $gov "* ]] ||
+      die "unknown --governor \"$gov\" in \"$governors\": expected a comma list of $known"
   done
   command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installed (Debian package qemu-system-x86)"
   command -v cpio >/dev/null || die "cpio not installed (Debian package cpio)"

@@ -45,8 +45,13 @@ def parse_guest(path):
     return runs
 
 
+def median_or_none(values):
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 2) if known else None
+
+
 def run_figures(run):
-    """time_s, steal_pct, mean_preferred, shrinks, grows and the samples of one run."""
+    """time_s, steal_pct, mean_preferred, busy_cpus, shrinks, grows and the samples of one run."""
     info, blob = run["info"], run.get("json") or {}
     t0, t1 = info["t0_ms"], info["t1_ms"]
     time_s = (t1 - t0) / 1000.0
@@ -58,12 +63,16 @@ def run_figures(run):
     ]
     inside = [s for s in samples if 0 <= s[0] <= time_s]
     mean_pref = statistics.mean(s[2] for s in inside) if inside else float(info["cpus"])
+    # CPU time the guest received (busy, what `target` reads), in CPUs; None from older daemons.
+    busy = [h["busy_cpu_bp"] / 10000.0 for h in history if h.get("busy_cpu_bp") is not None
+            and 0 <= (h["monotonic_ns"] / 1e6 - t0) / 1000.0 <= time_s]
+    busy_cpus = statistics.mean(busy) if busy else None
     counters = ((blob.get("status") or {}).get("counters")) or {}
     # Mask changes over the daemon's life (it starts just before the work and stops after it);
     # the status counters count decisions, a shrink at one core included.
     steps = [b[2] - a[2] for a, b in zip(samples, samples[1:])]
     return {
-        "time_s": time_s, "steal_pct": steal_pct, "mean_preferred": mean_pref,
+        "time_s": time_s, "steal_pct": steal_pct, "mean_preferred": mean_pref, "busy_cpus": busy_cpus,
         "shrinks": sum(1 for d in steps if d < 0), "grows": sum(1 for d in steps if d > 0),
         "shrink_decisions": counters.get("shrinks", 0), "grow_decisions": counters.get("grows", 0),
         "samples": samples, "rc": info.get("rc", 0), "guest_governor": info["governor"],
@@ -198,6 +207,7 @@ def main():
                 "max": round(max(times), 3), "runs": [round(t, 3) for t in times],
                 "steal_pct": round(statistics.median(r["steal_pct"] for r in runs), 1),
                 "mean_preferred": round(statistics.mean(r["mean_preferred"] for r in runs), 2),
+                "busy_cpus": median_or_none([r["busy_cpus"] for r in runs]),
                 "shrinks": sum(r["shrinks"] for r in runs), "grows": sum(r["grows"] for r in runs),
                 "shrink_decisions": sum(r["shrink_decisions"] for r in runs),
                 "grow_decisions": sum(r["grow_decisions"] for r in runs),
@@ -214,7 +224,8 @@ def main():
     base = {r["guest"]: r["median"] for r in results if r["governor"] == "none"}
     print(f"\n{args.workload} ({args.cmd}); {len(guests)} guests on host CPUs {args.host_cpus}; "
           f"{args.repeat} run(s) per arm, interleaved; {args.accel}; knobs {args.knobs}")
-    head = "| guest | vCPUs | governor | median s | min-max s | vs none | steal % | mean preferred | shrinks | grows |"
+    head = ("| guest | vCPUs | governor | median s | min-max s | vs none | steal % | busy CPUs | mean preferred "
+            "| shrinks | grows |")
     if args.simulate:
         head += " sim value | sim steal % | sim mean preferred |"
     print(head)
@@ -225,6 +236,7 @@ def main():
         gov = r["governor"] if r["guest_governor"] == r["governor"] else f"{r['governor']} ({r['guest_governor']})"
         line = (f"| {r['guest']} | {r['vcpus']}{'' if r['threads'] == 1 else ' (SMT' + str(r['threads']) + ')'} "
                 f"| {gov} | {r['median']:.2f} | {r['min']:.2f}-{r['max']:.2f} | {change} | {r['steal_pct']:.1f} "
+                f"| {'n/a' if r['busy_cpus'] is None else format(r['busy_cpus'], '.2f')} "
                 f"| {r['mean_preferred']:.2f} | {r['shrinks']} | {r['grows']} |")
         if args.simulate:
             s = r.get("sim") or {}

@@ -22,9 +22,9 @@ usage: $0 [options]
   --threads T[,T2...]   SMT threads per core of each guest (default 1)
   --host-cpus LIST      host CPUs all the guests share (default: every online CPU)
   --workload NAME       $OC_WORKLOADS (default hackbench)
-  --governor A,B,...    the arms, run interleaved: none kernel kernel-v2 ewma oracle (default
-                        none,kernel); oracle: no governor, each guest's work confined from the
-                        start to its share of the host CPUs (the yardstick of issue 11)
+  --governor A,B,...    the arms, run interleaved: any governor \`prefcpuctl governors\` lists,
+                        or oracle (default none,kernel); oracle: no governor, each guest's work
+                        confined from the start to its share of the host CPUs (issue 11)
   --backoff GUESTS      only these guests (g1,g2...) run the arm's governor; the others run none
   --high BP --low BP --interval-ms N   prefcpud knobs (default: prefcpud's, 500/200/1000)
   --repeat N            runs per arm (default 5; 1 with --quick)

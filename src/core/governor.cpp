@@ -41,14 +41,8 @@ std::mutex& registry_mutex() {
   return mutex;
 }
 
-}  // namespace
-
-const std::vector<GovernorInfo>& governors() {
-  return registry();
-}
-
-std::string governor_names() {
-  std::lock_guard lock(registry_mutex());
+// The registered names, "a, b, c"; the caller holds registry_mutex().
+std::string names_locked() {
   std::string names;
   for (const auto& info : registry()) {
     if (!names.empty()) names += ", ";
@@ -57,14 +51,23 @@ std::string governor_names() {
   return names;
 }
 
+}  // namespace
+
+const std::vector<GovernorInfo>& governors() {
+  return registry();
+}
+
+std::string governor_names() {
+  std::lock_guard lock(registry_mutex());
+  return names_locked();
+}
+
 Result<std::unique_ptr<Governor>> make_governor(std::string_view name) {
   std::lock_guard lock(registry_mutex());
   for (const auto& info : registry()) {
     if (info.name == name) return info.create();
   }
-  std::string names;
-  for (const auto& info : registry()) names += (names.empty() ? "" : ", ") + info.name;
-  return make_error("unknown governor \"{}\": expected one of {}", name, names);
+  return make_error("unknown governor \"{}\": expected one of {}", name, names_locked());
 }
 
 Status register_governor(GovernorInfo info) {

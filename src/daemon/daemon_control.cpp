@@ -83,7 +83,8 @@ void Daemon::apply_now(Action action, const CpuSet& before) {
                    format_cpulist(preferred));
   }
   apply_actuators();
-  history_.push({now, std::nullopt, std::string(action_name(action)), preferred, online()});
+  history_.push(
+      {now, std::nullopt, std::string(action_name(action)), preferred, online(), std::nullopt});
   publish(true);
 }
 

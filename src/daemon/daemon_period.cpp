@@ -145,7 +145,7 @@ void Daemon::run_period() {
       last_sample_error_ = stat.error().message;
     }
     last_action_ = Action::kError;
-    history_.push({now, std::nullopt, "error", preferred(), online()});
+    history_.push({now, std::nullopt, "error", preferred(), online(), std::nullopt});
     publish(false);
     return;
   }
@@ -193,7 +193,8 @@ void Daemon::run_period() {
     next_reconcile_ns_ = now + std::int64_t{config_.reconcile_interval_ms} * 1'000'000;
   }
   log_step(step, before, online_before);
-  history_.push({now, steal_bp_, std::string(action_name(last_action_)), preferred, online});
+  history_.push({now, steal_bp_, std::string(action_name(last_action_)), preferred, online,
+                 step.busy_cpu_bp});
   publish(before != preferred);
 }
 

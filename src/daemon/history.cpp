@@ -17,11 +17,13 @@ nlohmann::json History::to_json(std::size_t count) const {
   std::size_t skip = count == 0 || count >= entries_.size() ? 0 : entries_.size() - count;
   for (std::size_t i = skip; i < entries_.size(); ++i) {
     const auto& entry = entries_[i];
-    list.push_back({{"monotonic_ns", entry.monotonic_ns},
-                    {"steal_bp", entry.steal_bp ? nlohmann::json(*entry.steal_bp) : nullptr},
-                    {"action", entry.action},
-                    {"preferred", format_cpulist(entry.preferred)},
-                    {"online", format_cpulist(entry.online)}});
+    list.push_back(
+        {{"monotonic_ns", entry.monotonic_ns},
+         {"steal_bp", entry.steal_bp ? nlohmann::json(*entry.steal_bp) : nullptr},
+         {"action", entry.action},
+         {"preferred", format_cpulist(entry.preferred)},
+         {"online", format_cpulist(entry.online)},
+         {"busy_cpu_bp", entry.busy_cpu_bp ? nlohmann::json(*entry.busy_cpu_bp) : nullptr}});
   }
   return list;
 }

@@ -17,6 +17,7 @@ struct HistoryEntry {
   std::string action;  // baseline, shrink, grow, hold, skip, manual, mirror, idle, error
   CpuSet preferred;
   CpuSet online;
+  std::optional<std::uint64_t> busy_cpu_bp;  // CPU time received, bp of one CPU; what target reads
 };
 
 class History {

@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "core/governor.h"
+
 namespace prefcpu {
 
 ParsedCli parse_cli(int argc, char** argv) {
@@ -27,7 +29,7 @@ ParsedCli parse_cli(int argc, char** argv) {
       app.add_option("--config,-c", cli.config_path, "TOML config file")->capture_default_str();
   app.add_flag("--dry-run,-n", cli.dry_run, "Sample, decide and publish; write nothing");
   auto* governor_opt =
-      app.add_option("--governor", governor, "kernel, kernel-v2, ewma or none (default kernel)");
+      app.add_option("--governor", governor, governor_names() + " (default kernel)");
   auto* interval_opt =
       app.add_option("--interval-ms", interval_ms, "Sampling interval, 100..100000 (default 1000)");
   auto* high_opt =

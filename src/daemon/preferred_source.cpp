@@ -10,6 +10,7 @@ Step moved(Action action, const Step& monitored, const CpuSet& before, const Cpu
   Step step;
   step.action = action;
   step.steal_bp = monitored.steal_bp;
+  step.busy_cpu_bp = monitored.busy_cpu_bp;
   step.preferred = after;
   step.removed = before - after;
   step.added = after - before;

@@ -76,7 +76,7 @@ class DaemonTest : public ::testing::Test {
   }
   void write_stat() {
     std::string ticks = std::to_string(steal_ticks);
-    tree.file("proc/stat", "cpu  10 0 10 100 0 0 0 " + ticks +
+    tree.file("proc/stat", "cpu  " + std::to_string(user_ticks) + " 0 10 100 0 0 0 " + ticks +
                                " 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\ncpu1 1 0 1 1 0 0 0 0 0 0\n"
                                "cpu2 1 0 1 1 0 0 0 0 0 0\ncpu3 1 0 1 1 0 0 0 0 0 0\nintr 0\n");
   }
@@ -136,6 +136,7 @@ class DaemonTest : public ::testing::Test {
   std::vector<std::filesystem::path> watched;
   std::function<std::unique_ptr<PreferredSource>(DaemonMode)> make_source;
   std::uint64_t steal_ticks = 1000;
+  std::uint64_t user_ticks = 10;  // busy time of the aggregate line is user_ticks + 10 (system)
   std::unique_ptr<Daemon> daemon;
 };
 

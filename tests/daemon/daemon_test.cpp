@@ -228,11 +228,15 @@ TEST_F(DaemonTest, AnyoneMayReadButOnlyRootMayChange) {
 TEST_F(DaemonTest, HistoryKeepsTheNewestEntries) {
   config.history_size = 3;
   auto d = start();
-  for (int i = 0; i < 5; ++i) period(*d, 0.5);
+  for (int i = 0; i < 5; ++i) {
+    user_ticks += 150;  // 1.5 CPUs busy over the 1 s period, at USER_HZ 100
+    period(*d, 0.5);
+  }
   auto reply = ask(*d, {{"cmd", "history"}});
   ASSERT_EQ(reply["history"].size(), 3U);
   EXPECT_EQ(reply["history"][2]["action"], "shrink");
   EXPECT_EQ(reply["history"][2]["steal_bp"], 5000);
+  EXPECT_EQ(reply["history"][2]["busy_cpu_bp"], 15000);
   EXPECT_EQ(ask(*d, {{"cmd", "history"}, {"count", 1}})["history"].size(), 1U);
   ASSERT_TRUE(d->stop().ok());
 }
