@@ -74,6 +74,27 @@ void BM_Decide(benchmark::State& state) {
 }
 BENCHMARK(BM_Decide)->Arg(1024)->Arg(8192)->Unit(benchmark::kMicrosecond);
 
+// BM_Decide at 1024 CPUs on 8 nodes, per NUMA mode (0 off, 1 balance, 2 pack): the cost of the
+// splice's node choice (docs/policy.md), ratio to off in docs/benchmarks.md.
+void BM_DecideNuma(benchmark::State& state) {
+  auto topo = parse_topology_spec("cores=512,smt=2,layout=spread,nodes=8");
+  Knobs knobs;
+  knobs.numa = static_cast<NumaMode>(state.range(0));
+  auto monitor = StealMonitor::create(*topo, knobs, std::move(*make_governor("kernel")), 100);
+  CpuSet online = topo->online();
+  std::int64_t t = 0;
+  std::uint64_t steal = 0;
+  bool spike = false;
+  for (auto _ : state) {
+    t += 1'000'000'000;
+    spike = !spike;
+    steal += spike ? 1024 * 10 : 0;
+    benchmark::DoNotOptimize(monitor->observe({t, steal, online}));
+  }
+  state.SetLabel(std::string(numa_mode_name(knobs.numa)));
+}
+BENCHMARK(BM_DecideNuma)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
+
 const char* const kLists[] = {"0-1023", "0-1023:2/256", "0-3,8-11,16-19,24-27,32-35,40-43"};
 
 void BM_ParseCpulist(benchmark::State& state) {

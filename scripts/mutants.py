@@ -2,6 +2,7 @@
 """Breaks each rule below on purpose, rebuilds the test binary that should notice, and reports
 whether a test failed (CAUGHT) or not (SURVIVED). Sources are restored after each mutant.
 Usage: scripts/mutants.py [BUILD_DIR]   (default build-asan, configured as `make test` does)
+MUTANTS_ONLY=TEXT runs only the mutants whose name contains TEXT (e.g. MUTANTS_ONLY=numa).
 The list holds the breakages issue 12 found surviving, and the rules its fixes added."""
 import os, subprocess, sys
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,7 +29,11 @@ M = [
  ('workqueues refused mask retried', 'src/linux/housekeeping/workqueue_actuator.cpp', 'if (refused_ && *refused_ == target) {', 'if (false) {', 'housekeeping_test'),
  ('target: a lost shrink not undone', 'src/core/governor_target.cpp', 'if (auto undo = check_last_shrink(busy, contended, knobs)) return *undo;', '', 'core_test'),
  ('target: no headroom over the floor', 'src/core/governor_target.cpp', 'verify_.best * kLostDen >= verify_.received * kLostNum', 'verify_.best * kLostDen >= verify_.received * kLostDen', 'core_test'),
+ ('numa: balance and pack swapped', 'src/core/mask_rules.cpp', 'const bool most = (numa == NumaMode::kBalance) == (splice == Splice::kShrink);', 'const bool most = (numa == NumaMode::kPack) == (splice == Splice::kShrink);', 'core_test'),
+ ('numa: shrink ties to the lower node', 'src/core/mask_rules.cpp', 'bool tie = cores == best_cores && splice == Splice::kShrink;', 'bool tie = false;', 'core_test'),
+ ('numa: CPUs in no node still spliced', 'src/core/mask_rules.cpp', 'if (!(preferred | online).is_subset_of(covered)) return candidates;', 'if (!preferred.is_subset_of(covered | online)) return candidates;', 'core_test'),
 ]
+M = [m for m in M if os.environ.get('MUTANTS_ONLY', '') in m[0]]
 survivors = 0
 for name, f, a, b, binary in M:
     p = f'{root}/{f}'

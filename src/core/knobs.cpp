@@ -4,6 +4,25 @@
 
 namespace prefcpu {
 
+std::string_view numa_mode_name(NumaMode mode) {
+  switch (mode) {
+    case NumaMode::kBalance:
+      return "balance";
+    case NumaMode::kPack:
+      return "pack";
+    case NumaMode::kOff:
+      break;
+  }
+  return "off";
+}
+
+Result<NumaMode> parse_numa_mode(std::string_view text) {
+  for (auto mode : {NumaMode::kOff, NumaMode::kBalance, NumaMode::kPack}) {
+    if (text == numa_mode_name(mode)) return mode;
+  }
+  return make_error("{} \"{}\" is not a NUMA mode: expected off, balance or pack", kNumaKnob, text);
+}
+
 const KnobInfo* find_knob(std::string_view name) {
   for (const auto& knob : kKnobTable) {
     if (knob.name == name) return &knob;
@@ -11,13 +30,15 @@ const KnobInfo* find_knob(std::string_view name) {
   return nullptr;
 }
 
+bool is_knob(std::string_view name) {
+  return name == kNumaKnob || find_knob(name) != nullptr;
+}
+
 std::string knob_names() {
   std::string names;
-  for (std::size_t i = 0; i < kKnobTable.size(); ++i) {
-    if (i > 0) names += i + 1 == kKnobTable.size() ? " or " : ", ";
-    names += kKnobTable[i].name;
-  }
-  return names;
+  for (const auto& knob : kKnobTable) names += fmt::format("{}, ", knob.name);
+  names.resize(names.size() - 2);
+  return names + fmt::format(" or {}", kNumaKnob);
 }
 
 Result<std::uint64_t> parse_decimal(std::string_view text, std::string_view what,
@@ -63,14 +84,20 @@ Status validate_knobs(const Knobs& knobs) {
 }
 
 Status set_knob(Knobs& knobs, std::string_view name, std::string_view value) {
-  const KnobInfo* knob = find_knob(name);
-  if (knob == nullptr) {
-    return make_error("unknown knob \"{}\": expected {}", name, knob_names());
-  }
-  auto number = parse_decimal(value, name, UINT32_MAX);
-  if (!number) return number.error();
   Knobs candidate = knobs;
-  candidate.*(knob->field) = static_cast<std::uint32_t>(*number);
+  if (name == kNumaKnob) {
+    auto mode = parse_numa_mode(value);
+    if (!mode) return mode.error();
+    candidate.numa = *mode;
+  } else {
+    const KnobInfo* knob = find_knob(name);
+    if (knob == nullptr) {
+      return make_error("unknown knob \"{}\": expected {}", name, knob_names());
+    }
+    auto number = parse_decimal(value, name, UINT32_MAX);
+    if (!number) return number.error();
+    candidate.*(knob->field) = static_cast<std::uint32_t>(*number);
+  }
   if (auto status = validate_knobs(candidate); !status) return status;
   knobs = candidate;
   return {};

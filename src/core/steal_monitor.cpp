@@ -88,26 +88,26 @@ Step StealMonitor::observe(const Sample& sample) {
 Action StealMonitor::apply(const Plan& plan) {
   if (!plan.target_cpus) {
     if (plan.decision == Decision::kShrink) {
-      preferred_ = shrink_preferred(preferred_, online_, topology_);
+      preferred_ = shrink_preferred(preferred_, online_, topology_, knobs_.numa);
       return Action::kShrink;
     }
     if (plan.decision == Decision::kGrow) {
-      preferred_ = grow_preferred(preferred_, online_, topology_);
+      preferred_ = grow_preferred(preferred_, online_, topology_, knobs_.numa);
       return Action::kGrow;
     }
     return Action::kHold;
   }
-  // A target is reached by the kernel's one-core steps, so the mask rules stay in one place: shrink
-  // while the next step keeps at least the target, grow until it is reached.
+  // A target is reached by the one-core steps (NUMA splicing included), so the mask rules stay in
+  // one place: shrink while the next step keeps at least the target, grow until it is reached.
   const unsigned before = preferred_.count();
   const unsigned target = *plan.target_cpus;
   while (preferred_.count() > target) {
-    CpuSet next = shrink_preferred(preferred_, online_, topology_);
+    CpuSet next = shrink_preferred(preferred_, online_, topology_, knobs_.numa);
     if (next == preferred_ || next.count() < target) break;
     preferred_ = next;
   }
   while (preferred_.count() < target) {
-    CpuSet next = grow_preferred(preferred_, online_, topology_);
+    CpuSet next = grow_preferred(preferred_, online_, topology_, knobs_.numa);
     if (next == preferred_) break;
     preferred_ = next;
   }

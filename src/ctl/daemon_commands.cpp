@@ -200,6 +200,7 @@ void add_daemon_commands(CLI::App& app, std::string* state_dir, int* exit_code) 
     for (const auto& knob : kKnobTable) {
       std::cout << ", " << knob.name << " " << knobs->knobs.*(knob.field);
     }
+    std::cout << ", " << kNumaKnob << " " << numa_mode_name(knobs->knobs.numa);
     std::cout << "\n";
   });
 

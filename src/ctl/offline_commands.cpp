@@ -22,6 +22,7 @@ struct ReplayArgs {
   std::uint64_t user_hz = 0;
   std::string topology;
   std::string sysfs_root;
+  std::string numa = "off";
 };
 
 int run_replay(const ReplayArgs& args) {
@@ -38,6 +39,11 @@ int run_replay(const ReplayArgs& args) {
   auto trace = read_trace(*in);
   if (!trace) {
     std::cerr << "prefcpuctl replay: " << args.trace << ": " << trace.error().message << "\n";
+    return kExitBadInput;
+  }
+  ReplayArgs checked = args;
+  if (auto status = set_knob(checked.knobs, kNumaKnob, args.numa); !status) {
+    std::cerr << "prefcpuctl replay: --numa: " << status.error().message << "\n";
     return kExitBadInput;
   }
   if (auto status = validate_knobs(args.knobs); !status) {
@@ -73,7 +79,7 @@ int run_replay(const ReplayArgs& args) {
     }
     topology = std::move(**from_headers);
   }
-  ReplayOptions options{args.governor, args.knobs, args.user_hz};
+  ReplayOptions options{args.governor, checked.knobs, args.user_hz};
   if (auto status = replay_trace(*trace, *topology, options, std::cout); !status) {
     std::cout.flush();
     std::cerr << "prefcpuctl replay: " << args.trace << ": " << status.error().message << "\n";
@@ -95,6 +101,9 @@ void add_offline_commands(CLI::App& app, int* exit_code) {
                      "high threshold, basis points (default 500)");
   replay->add_option("--low", replay_args->knobs.low_threshold,
                      "low threshold, basis points (default 200)");
+  replay->add_option("--numa", replay_args->numa,
+                     "NUMA splicing: off, balance or pack (default off); needs node info from "
+                     "--topology ...,nodes=N, --sysfs-root or the trace's header");
   replay->add_option("--user-hz", replay_args->user_hz,
                      "USER_HZ of the trace (default: its header, else this machine's)");
   auto* topo = replay->add_option("--topology", replay_args->topology,

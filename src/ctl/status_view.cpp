@@ -117,9 +117,12 @@ std::string format_status(const nlohmann::json& status) {
       "monitor    {}, governor {}\n",
       automatic ? "automatic" : "off: custom mask " + text(get(status, "custom_preferred")),
       text(get(status, "governor")));
-  out += fmt::format("knobs      interval_ms {}, high_threshold {}, low_threshold {}\n",
+  out += fmt::format("knobs      interval_ms {}, high_threshold {}, low_threshold {}",
                      text(get(knobs, "interval_ms")), text(get(knobs, "high_threshold")),
                      text(get(knobs, "low_threshold")));
+  // An older prefcpud has no numa knob (it ran the kernel's rule).
+  if (const auto& numa = get(knobs, "numa"); !numa.is_null()) out += ", numa " + text(numa);
+  out += "\n";
   out += fmt::format("last       steal_bp {}, {}", text(get(status, "steal_bp")),
                      text(get(status, "last_action")));
   if (const auto& age = get(status, "last_change_age_ms"); age.is_number()) {

@@ -164,6 +164,10 @@ std::vector<ConfigKey> make_schema() {
       "shrink_after", [](auto& c) -> auto& { return c.knobs.shrink_after; }));
   keys.push_back(knob(
       "floor_window", [](auto& c) -> auto& { return c.knobs.floor_window; }));
+  keys.push_back(text(
+      "numa", "off, balance or pack", Reload::kLive, [](auto& c) -> auto& { return c.knobs.numa; },
+      [](const std::string& mode) { return parse_numa_mode(mode); },
+      [](NumaMode mode) { return std::string(numa_mode_name(mode)); }));
   keys.push_back(cgroup_list());
   keys.push_back(plain_text(
       "cgroup_root", "a directory, or empty", Reload::kRestart,

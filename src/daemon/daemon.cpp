@@ -302,9 +302,10 @@ Status Daemon::start() {
     watcher_ = deps_.make_watcher({IrqOptions{}.irqbalance_run_dir});
   }
   deps_.log.info("mode {}: {}", mode_name(mode_), mode_reason_);
-  deps_.log.info("governor {}, interval_ms {}, high_threshold {}, low_threshold {}",
+  deps_.log.info("governor {}, interval_ms {}, high_threshold {}, low_threshold {}, numa {}",
                  monitor_->governor().name(), monitor_->knobs().interval_ms,
-                 monitor_->knobs().high_threshold, monitor_->knobs().low_threshold);
+                 monitor_->knobs().high_threshold, monitor_->knobs().low_threshold,
+                 numa_mode_name(monitor_->knobs().numa));
   // Logged here, not where it starts: the first line of enforcement is the backend and why.
   if (auto port = metrics_.port()) {
     deps_.log.info("metrics: serving http://{}:{}/metrics",
@@ -429,9 +430,10 @@ Status Daemon::reload() {
   deps_.log.set_verbose(next->verbose);
   config_ = keep_restart_only(std::move(*next), config_);
   const Knobs& knobs = monitor_->knobs();
-  deps_.log.info("reloaded: governor {}, interval_ms {}, high_threshold {}, low_threshold {}",
-                 monitor_->governor().name(), knobs.interval_ms, knobs.high_threshold,
-                 knobs.low_threshold);
+  deps_.log.info(
+      "reloaded: governor {}, interval_ms {}, high_threshold {}, low_threshold {}, numa {}",
+      monitor_->governor().name(), knobs.interval_ms, knobs.high_threshold, knobs.low_threshold,
+      numa_mode_name(knobs.numa));
   publish(true);
   return {};
 }

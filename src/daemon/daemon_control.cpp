@@ -121,7 +121,7 @@ nlohmann::json Daemon::set_knob(const protocol::SetKnobRequest& request, const P
     auto governor = make_governor(request.value);
     if (!governor) return refuse(ErrorKind::kInvalidValue, governor.error().message);
     monitor_->set_governor(std::move(*governor));
-  } else if (find_knob(request.knob) == nullptr) {
+  } else if (!is_knob(request.knob)) {
     return refuse(ErrorKind::kUnknownKnob,
                   fmt::format("unknown knob \"{}\": expected {}, or {}", request.knob, knob_names(),
                               protocol::kGovernorKnob));

@@ -19,6 +19,7 @@ ParsedCli parse_cli(int argc, char** argv) {
   std::string high;
   std::string low;
   std::string governor;
+  std::string numa;
   std::string cgroup_root;
   std::string backend;
   std::string irq_mode;
@@ -35,6 +36,8 @@ ParsedCli parse_cli(int argc, char** argv) {
       app.add_option("--high", high, "high_threshold in basis points of steal (default 500)");
   auto* low_opt =
       app.add_option("--low", low, "low_threshold in basis points of steal (default 200)");
+  auto* numa_opt = app.add_option(
+      "--numa", numa, "NUMA splicing: off (the kernel's rule), balance or pack (default off)");
   app.add_option("--cgroup", cli.cgroups,
                  "Cgroup to manage, relative to the cpuset root (repeatable; default: every "
                  "top-level cpuset)");
@@ -68,6 +71,7 @@ ParsedCli parse_cli(int argc, char** argv) {
   }
   cli.config_given = config->count() > 0;
   if (governor_opt->count() > 0) cli.governor = governor;
+  if (numa_opt->count() > 0) cli.numa = numa;
   struct NumberFlag {
     CLI::Option* option;
     const std::string& text;
@@ -97,6 +101,11 @@ Result<Config> apply_cli(Config config, const CliOptions& cli) {
   if (cli.interval_ms) config.knobs.interval_ms = *cli.interval_ms;
   if (cli.high_threshold) config.knobs.high_threshold = *cli.high_threshold;
   if (cli.low_threshold) config.knobs.low_threshold = *cli.low_threshold;
+  if (cli.numa) {
+    auto mode = parse_numa_mode(*cli.numa);
+    if (!mode) return make_error("--numa: {}", mode.error().message);
+    config.knobs.numa = *mode;
+  }
   if (!cli.cgroups.empty()) config.cgroups = cli.cgroups;
   if (cli.cgroup_root) config.cgroup_root = *cli.cgroup_root;
   if (cli.shield) config.shield = true;

@@ -20,6 +20,7 @@ struct CliOptions {
   std::optional<std::uint32_t> interval_ms;
   std::optional<std::uint32_t> high_threshold;
   std::optional<std::uint32_t> low_threshold;
+  std::optional<std::string> numa;
   std::vector<std::string> cgroups;
   std::string state_dir = "/run/prefcpu";
   std::string proc_stat = "/proc/stat";

@@ -164,6 +164,7 @@ Outcome<Request> decode_request_line(std::string_view line) {
 nlohmann::json knobs_json(const Knobs& knobs) {
   nlohmann::json json = nlohmann::json::object();
   for (const auto& knob : kKnobTable) json[std::string(knob.name)] = knobs.*(knob.field);
+  json[std::string(kNumaKnob)] = numa_mode_name(knobs.numa);
   return json;
 }
 
@@ -238,6 +239,13 @@ Outcome<SetKnobReply> decode_set_knob_reply(const nlohmann::json& body) {
       return bad(fmt::format("prefcpud's set reply lacks knob \"{}\"", knob.name));
     }
     reply.knobs.*(knob.field) = it->get<std::uint32_t>();
+  }
+  // A prefcpud from before NUMA splicing sends no numa: it ran the kernel's rule.
+  if (auto it = knobs->find(std::string(kNumaKnob)); it != knobs->end()) {
+    auto mode = it->is_string() ? parse_numa_mode(it->get<std::string>())
+                                : Result<NumaMode>(make_error("numa is not a string"));
+    if (!mode) return bad(fmt::format("prefcpud's set reply: {}", mode.error().message));
+    reply.knobs.numa = *mode;
   }
   return reply;
 }

@@ -68,8 +68,29 @@ TEST(SetKnob, LeavesKnobsUnchangedOnError) {
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().message,
             "unknown knob \"period\": expected interval_ms, high_threshold, low_threshold, "
-            "shrink_after or floor_window");
+            "shrink_after, floor_window or numa");
   EXPECT_EQ(knobs, Knobs{});
+}
+
+TEST(SetKnob, NumaTakesAModeNameAndNothingElse) {
+  Knobs knobs;
+  EXPECT_EQ(knobs.numa, NumaMode::kOff) << "off, the kernel's exact rule, is the default";
+  for (const char* bad : {"Balance", "", "1", "balance ", "on", "spread"}) {
+    auto wrong = set_knob(knobs, "numa", bad);
+    ASSERT_FALSE(wrong) << bad;
+    EXPECT_EQ(wrong.error().message,
+              fmt::format("numa \"{}\" is not a NUMA mode: expected off, balance or pack", bad));
+    EXPECT_EQ(knobs, Knobs{});
+  }
+  ASSERT_TRUE(set_knob(knobs, "numa", "pack"));
+  EXPECT_EQ(knobs.numa, NumaMode::kPack);
+  ASSERT_TRUE(set_knob(knobs, "numa", "balance"));
+  EXPECT_EQ(knobs.numa, NumaMode::kBalance);
+  EXPECT_EQ(numa_mode_name(knobs.numa), "balance");
+  ASSERT_TRUE(set_knob(knobs, "numa", "off"));
+  EXPECT_EQ(knobs, Knobs{});
+  EXPECT_TRUE(is_knob("numa"));
+  EXPECT_EQ(find_knob("numa"), nullptr) << "numa is a word, not in the numeric table";
 }
 
 }  // namespace

@@ -33,6 +33,18 @@ check "target replays the recorded trace" test $? -eq 0
 "$ctl" replay "$traces/example-16cpu-smt2.trace" --topology cores=8,smt=2,layout=consecutive >"$tmp/ppc"
 check "--topology overrides the header" grep -q '"preferred":"0-13"' "$tmp/ppc"
 
+# --numa splices by node (docs/policy.md): 16 CPUs, 8 cores, 2 nodes, siblings consecutive.
+for mode in off balance pack; do
+  "$ctl" replay "$traces/example-16cpu-smt2.trace" --topology cores=8,smt=2,nodes=2 --numa "$mode" \
+    | sed -n 's/.*"action":"shrink".*"preferred":"\([^"]*\)".*/\1/p' | head -2 | tr '\n' ' ' >"$tmp/numa.$mode"
+done
+check "--numa off peels the top" grep -qx '0-13 0-11 ' "$tmp/numa.off"
+check "--numa balance alternates nodes" grep -qx '0-13 0-5,8-13 ' "$tmp/numa.balance"
+check "--numa pack empties node 1 first" grep -qx '0-13 0-11 ' "$tmp/numa.pack"
+"$ctl" replay "$traces/example-16cpu-smt2.trace" --numa sideways >/dev/null 2>"$tmp/err"
+check "bad --numa exits 2" test $? -eq 2
+check "bad --numa explains" grep -q -- '--numa: numa "sideways" is not a NUMA mode: expected off, balance or pack' "$tmp/err"
+
 # A malformed record: exit 2, the error names the record's line.
 printf '@ 1\ncpu 1 2 3 4\ncpu0 1 2 3 4\n@ 2000000\ncpu 1 2 x 4\ncpu0 1 2 3 4\n' >"$tmp/bad.trace"
 "$ctl" replay "$tmp/bad.trace" --topology cores=1 >"$tmp/out" 2>"$tmp/err"

@@ -160,5 +160,37 @@ TEST(Options, NumbersAreReadByTheOneParserTheSocketUses) {
   EXPECT_EQ(good.options->low_threshold, 0U);
 }
 
+// numa: a word from the file, the flag and the socket alike; a bad one names key, value and the
+// accepted words, and changes nothing.
+TEST(Options, NumaIsAModeFromTheFileOrTheFlag) {
+  auto file = parse_config("numa = \"balance\"\n", "f.toml");
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  EXPECT_EQ(file->knobs.numa, NumaMode::kBalance);
+  auto bad = parse_config("numa = \"spread\"\n", "f.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find(
+                "f.toml:1: numa \"spread\" is not a NUMA mode: expected off, balance or pack"),
+            std::string::npos)
+      << bad.error().message;
+  auto number = parse_config("numa = 1\n", "f.toml");
+  ASSERT_FALSE(number.ok());
+  EXPECT_NE(number.error().message.find("numa must be a string"), std::string::npos)
+      << number.error().message;
+  EXPECT_EQ(Config{}.knobs.numa, NumaMode::kOff);
+
+  auto flag = parse({"--numa", "pack"});
+  ASSERT_TRUE(flag.options.has_value());
+  auto config = apply_cli(*file, *flag.options);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->knobs.numa, NumaMode::kPack) << "the flag wins over the file";
+  auto wrong = parse({"--numa", "Pack"});
+  ASSERT_TRUE(wrong.options.has_value());
+  auto refused = apply_cli(*file, *wrong.options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message,
+            "--numa: numa \"Pack\" is not a NUMA mode: expected off, balance or pack");
+  EXPECT_EQ(apply_cli(*file, *parse({}).options)->knobs.numa, NumaMode::kBalance);
+}
+
 }  // namespace
 }  // namespace prefcpu::testing

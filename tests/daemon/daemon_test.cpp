@@ -173,6 +173,18 @@ TEST_F(DaemonTest, KnobsAreValidatedOverTheControlProtocol) {
   EXPECT_TRUE(ask(*d, {{"cmd", "set"}, {"knob", "governor"}, {"value", "kernel-v2"}})["ok"]);
   EXPECT_EQ(status_file()["governor"], "kernel-v2");
   EXPECT_EQ(status_file()["knobs"]["interval_ms"], 250);
+
+  // numa is set by name at run time, and a bad word changes nothing.
+  EXPECT_EQ(status_file()["knobs"]["numa"], "off");
+  auto numa = ask(*d, {{"cmd", "set"}, {"knob", "numa"}, {"value", "sideways"}});
+  EXPECT_EQ(numa["kind"], "invalid-value");
+  EXPECT_EQ(numa["error"], "numa \"sideways\" is not a NUMA mode: expected off, balance or pack");
+  EXPECT_EQ(d->monitor().knobs().numa, NumaMode::kOff);
+  auto pack = ask(*d, {{"cmd", "set"}, {"knob", "numa"}, {"value", "pack"}});
+  EXPECT_TRUE(pack["ok"]);
+  EXPECT_EQ(pack["knobs"]["numa"], "pack");
+  EXPECT_EQ(d->monitor().knobs().numa, NumaMode::kPack);
+  EXPECT_EQ(status_file()["knobs"]["numa"], "pack");
   ASSERT_TRUE(d->stop().ok());
 }
 

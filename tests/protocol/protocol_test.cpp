@@ -101,6 +101,15 @@ TEST(Protocol, TypedRepliesRoundTrip) {
   EXPECT_EQ(knob.governor, "ewma");
   EXPECT_EQ(knob.knobs, (Knobs{250, 800, 100}));
   EXPECT_TRUE(std::holds_alternative<ProtocolError>(decode_set_knob_reply({{"governor", "x"}})));
+  Knobs packed;
+  packed.numa = NumaMode::kPack;
+  auto numa = decode_reply(reply_line(reply_json(SetKnobReply{"kernel", packed})));
+  auto body = std::get<nlohmann::json>(numa);
+  EXPECT_EQ(value_of(decode_set_knob_reply(body)).knobs, packed);
+  body["knobs"]["numa"] = "sideways";
+  EXPECT_TRUE(std::holds_alternative<ProtocolError>(decode_set_knob_reply(body)));
+  body["knobs"].erase("numa");  // a prefcpud from before NUMA splicing ran the kernel's rule
+  EXPECT_EQ(value_of(decode_set_knob_reply(body)).knobs, Knobs{});
 }
 
 TEST(JsonText, InvalidUtf8IsReplacedNotThrown) {

@@ -1,0 +1,26 @@
+// prefcpu-sim scenario files: any text is a scenario or an error naming the key, never a crash; a
+// scenario that parses has a host, at least one case and VM, and whole cores in every VM.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "fuzz_check.h"
+#include "sim/scenario.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto scenario = prefcpu::sim::parse_scenario(text, "fuzz.toml");
+  if (!scenario) {
+    FUZZ_CHECK(!scenario.error().message.empty());
+    return 0;
+  }
+  FUZZ_CHECK(scenario->host.pcpus >= 1);
+  FUZZ_CHECK(!scenario->cases.empty());
+  for (const auto& spec : scenario->cases) {
+    FUZZ_CHECK(!spec.vms.empty());
+    for (const auto& vm : spec.vms) {
+      FUZZ_CHECK(vm.vcpus >= 1 && vm.guest.smt >= 1 && vm.vcpus % vm.guest.smt == 0);
+    }
+  }
+  return 0;
+}
