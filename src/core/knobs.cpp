@@ -41,6 +41,12 @@ std::string knob_names() {
   return names + fmt::format(" or {}", kNumaKnob);
 }
 
+std::string describe_knobs(const Knobs& knobs) {
+  std::string text;
+  for (const auto& knob : kKnobTable) text += fmt::format("{} {}, ", knob.name, knobs.*knob.field);
+  return text + fmt::format("{} {}", kNumaKnob, numa_mode_name(knobs.numa));
+}
+
 Result<std::uint64_t> parse_decimal(std::string_view text, std::string_view what,
                                     std::uint64_t max) {
   std::uint64_t number = 0;

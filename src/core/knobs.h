@@ -64,6 +64,9 @@ bool is_knob(std::string_view name);
 // "interval_ms, high_threshold, low_threshold, shrink_after, floor_window or numa", for errors.
 std::string knob_names();
 
+// "interval_ms 1000, high_threshold 500, ..., numa off": every knob, for log lines.
+std::string describe_knobs(const Knobs& knobs);
+
 // The one parser of numbers typed by a user, on the command line and the control socket alike:
 // decimal digits only (no sign, blank, "0x" or exponent), at most `max`. The error names `what`.
 Result<std::uint64_t> parse_decimal(std::string_view text, std::string_view what,

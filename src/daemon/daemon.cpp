@@ -302,10 +302,7 @@ Status Daemon::start() {
     watcher_ = deps_.make_watcher({IrqOptions{}.irqbalance_run_dir});
   }
   deps_.log.info("mode {}: {}", mode_name(mode_), mode_reason_);
-  deps_.log.info("governor {}, interval_ms {}, high_threshold {}, low_threshold {}, numa {}",
-                 monitor_->governor().name(), monitor_->knobs().interval_ms,
-                 monitor_->knobs().high_threshold, monitor_->knobs().low_threshold,
-                 numa_mode_name(monitor_->knobs().numa));
+  deps_.log.info("governor {}, {}", monitor_->governor().name(), describe_knobs(monitor_->knobs()));
   // Logged here, not where it starts: the first line of enforcement is the backend and why.
   if (auto port = metrics_.port()) {
     deps_.log.info("metrics: serving http://{}:{}/metrics",
@@ -429,11 +426,8 @@ Status Daemon::reload() {
   history_.set_capacity(next->history_size);
   deps_.log.set_verbose(next->verbose);
   config_ = keep_restart_only(std::move(*next), config_);
-  const Knobs& knobs = monitor_->knobs();
-  deps_.log.info(
-      "reloaded: governor {}, interval_ms {}, high_threshold {}, low_threshold {}, numa {}",
-      monitor_->governor().name(), knobs.interval_ms, knobs.high_threshold, knobs.low_threshold,
-      numa_mode_name(knobs.numa));
+  deps_.log.info("reloaded: governor {}, {}", monitor_->governor().name(),
+                 describe_knobs(monitor_->knobs()));
   publish(true);
   return {};
 }

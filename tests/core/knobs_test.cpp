@@ -93,5 +93,14 @@ TEST(SetKnob, NumaTakesAModeNameAndNothingElse) {
   EXPECT_EQ(find_knob("numa"), nullptr) << "numa is a word, not in the numeric table";
 }
 
+TEST(Knobs, DescribeNamesEveryKnobWithItsValue) {
+  Knobs knobs;
+  knobs.shrink_after = 7;
+  knobs.numa = NumaMode::kPack;
+  EXPECT_EQ(describe_knobs(knobs),
+            "interval_ms 1000, high_threshold 500, low_threshold 200, shrink_after 7, "
+            "floor_window 30, numa pack");
+}
+
 }  // namespace
 }  // namespace prefcpu
