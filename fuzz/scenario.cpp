@@ -1,11 +1,12 @@
 // prefcpu-sim scenario files: any text is a scenario or an error naming the key, never a crash; a
 // scenario that parses has a host, at least one case and VM, and whole cores in every VM.
+#include "sim/scenario.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "fuzz_check.h"
-#include "sim/scenario.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
