@@ -7,31 +7,23 @@
 
 #include "core/mask_rules.h"
 #include "core/steal_monitor.h"
+#include "support/cpus.h"
 
 namespace prefcpu {
 namespace {
 
 constexpr NumaMode kModes[] = {NumaMode::kOff, NumaMode::kBalance, NumaMode::kPack};
 
-CpuSet list(const char* text) {
-  auto set = parse_cpulist(text);
-  EXPECT_TRUE(set) << text;
-  return *set;
-}
-
-Topology spec(const char* text) {
-  auto topo = parse_topology_spec(text);
-  EXPECT_TRUE(topo) << text;
-  return *topo;
-}
+using testing::cpus;
+using testing::topology;
 
 // `base`'s cores, with the given online CPUs, node cpulists and nohz_full CPUs.
 Topology rebuilt_sets(const Topology& base, const char* online, const std::vector<CpuSet>& nodes,
                       const char* nohz_full = "") {
   TopologyInput input;
-  input.online = list(online);
+  input.online = cpus(online);
   input.cores = base.cores();
-  input.nohz_full = list(nohz_full);
+  input.nohz_full = cpus(nohz_full);
   input.nodes = nodes;
   auto topo = Topology::build(input);
   EXPECT_TRUE(topo);
@@ -42,7 +34,7 @@ Topology rebuilt(const Topology& base, const char* online, const std::vector<con
                  const char* nohz_full = "") {
   std::vector<CpuSet> sets;
   sets.reserve(nodes.size());
-  for (const char* node : nodes) sets.push_back(list(node));
+  for (const char* node : nodes) sets.push_back(cpus(node));
   return rebuilt_sets(base, online, sets, nohz_full);
 }
 
@@ -61,7 +53,7 @@ std::vector<std::string> shrink_all(const Topology& topo, NumaMode numa) {
 // Grows from `from` until nothing moves.
 std::vector<std::string> grow_all(const Topology& topo, const char* from, NumaMode numa) {
   std::vector<std::string> seen;
-  CpuSet preferred = list(from);
+  CpuSet preferred = cpus(from);
   while (true) {
     CpuSet next = grow_preferred(preferred, topo.online(), topo, numa);
     if (next == preferred) return seen;
@@ -74,7 +66,7 @@ using Seq = std::vector<std::string>;
 
 // The VM rig's guest: node 0 = CPUs 0-3, node 1 = CPUs 4-7, siblings consecutive.
 TEST(NumaSplice, TwoEqualNodesBalanceAlternatesAndPackEmptiesTheHighNode) {
-  Topology topo = spec("cores=4,smt=2,nodes=2");
+  Topology topo = topology("cores=4,smt=2,nodes=2");
   EXPECT_EQ(shrink_all(topo, NumaMode::kOff), (Seq{"0-5", "0-3", "0-1"}));
   EXPECT_EQ(shrink_all(topo, NumaMode::kBalance), (Seq{"0-5", "0-1,4-5", "0-1"}));
   EXPECT_EQ(shrink_all(topo, NumaMode::kPack), (Seq{"0-5", "0-3", "0-1"}));
@@ -85,7 +77,7 @@ TEST(NumaSplice, TwoEqualNodesBalanceAlternatesAndPackEmptiesTheHighNode) {
 
 TEST(NumaSplice, UnequalNodesPackTakesTheSmallerNodeFirst) {
   // Node 0: cores 0-1, 2-3 (housekeeping 0-1); node 1: cores 4-5, 6-7, 8-9.
-  Topology topo = rebuilt(spec("cores=5,smt=2"), "0-9", {"0-3", "4-9"});
+  Topology topo = rebuilt(topology("cores=5,smt=2"), "0-9", {"0-3", "4-9"});
   EXPECT_EQ(shrink_all(topo, NumaMode::kOff), (Seq{"0-7", "0-5", "0-3", "0-1"}));
   EXPECT_EQ(shrink_all(topo, NumaMode::kPack), (Seq{"0-1,4-9", "0-1,4-7", "0-1,4-5", "0-1"}));
   // Balance: node 1 has 3 cores to node 0's 2; then 2 and 2 (tie: the higher node); then node 0.
@@ -98,25 +90,25 @@ TEST(NumaSplice, UnequalNodesPackTakesTheSmallerNodeFirst) {
 }
 
 TEST(NumaSplice, ThreeNodesBalanceKeepsCountsWithinOne) {
-  Topology topo = spec("cores=6,smt=1,nodes=3");  // nodes 0-1, 2-3, 4-5
+  Topology topo = topology("cores=6,smt=1,nodes=3");  // nodes 0-1, 2-3, 4-5
   EXPECT_EQ(shrink_all(topo, NumaMode::kBalance), (Seq{"0-4", "0-2,4", "0,2,4", "0,2", "0"}));
   EXPECT_EQ(grow_all(topo, "0", NumaMode::kBalance), (Seq{"0,2", "0,2,4", "0-2,4", "0-4", "0-5"}));
   EXPECT_EQ(shrink_all(topo, NumaMode::kPack), (Seq{"0-4", "0-3", "0-2", "0-1", "0"}));
   EXPECT_EQ(grow_all(topo, "0", NumaMode::kPack), (Seq{"0-1", "0-2", "0-3", "0-4", "0-5"}));
   // Pack refills the fuller of partial nodes first (ties: the lower node), not the lowest CPU.
-  Topology nine = spec("cores=9,smt=1,nodes=3");  // nodes 0-2, 3-5, 6-8
+  Topology nine = topology("cores=9,smt=1,nodes=3");  // nodes 0-2, 3-5, 6-8
   EXPECT_EQ(grow_all(nine, "0,3,6-7", NumaMode::kPack),
             (Seq{"0,3,6-8", "0-1,3,6-8", "0-3,6-8", "0-4,6-8", "0-8"}));
 }
 
 TEST(NumaSplice, HousekeepingCoreStaysOnItsNodeInEveryMode) {
   // nohz_full=0-1: the protected core is 2-3 (node 0); node 1 is 4-7.
-  Topology topo = rebuilt(spec("cores=4,smt=2"), "0-7", {"0-3", "4-7"}, "0-1");
+  Topology topo = rebuilt(topology("cores=4,smt=2"), "0-7", {"0-3", "4-7"}, "0-1");
   EXPECT_EQ(shrink_all(topo, NumaMode::kOff), (Seq{"0-5", "0-3", "2-3"}));
   EXPECT_EQ(shrink_all(topo, NumaMode::kBalance), (Seq{"0-5", "2-5", "2-3"}));
   EXPECT_EQ(shrink_all(topo, NumaMode::kPack), (Seq{"0-5", "0-3", "2-3"}));
   // Housekeeping on node 1 (nohz_full 0-3): pack's grow refills node 1 before node 0.
-  Topology high = rebuilt(spec("cores=4,smt=2"), "0-7", {"0-3", "4-7"}, "0-3");
+  Topology high = rebuilt(topology("cores=4,smt=2"), "0-7", {"0-3", "4-7"}, "0-3");
   for (NumaMode mode : kModes) {
     auto seq = shrink_all(high, mode);
     ASSERT_FALSE(seq.empty());
@@ -125,26 +117,26 @@ TEST(NumaSplice, HousekeepingCoreStaysOnItsNodeInEveryMode) {
   EXPECT_EQ(grow_all(high, "4-5", NumaMode::kPack), (Seq{"4-7", "0-1,4-7", "0-7"}));
   EXPECT_EQ(grow_all(high, "4-5", NumaMode::kOff), (Seq{"0-1,4-5", "0-5", "0-7"}));
   // No housekeeping CPU preferred: nothing moves, as the kernel's rule.
-  Topology none = rebuilt(spec("cores=4,smt=2"), "0-7", {"0-3", "4-7"}, "0-7");
+  Topology none = rebuilt(topology("cores=4,smt=2"), "0-7", {"0-3", "4-7"}, "0-7");
   for (NumaMode mode : kModes) EXPECT_TRUE(shrink_all(none, mode).empty());
 }
 
 TEST(NumaSplice, SpreadSiblingsAndOfflineCpus) {
   // x86 numbering: core k = {k, k+4}; node 0 = cores 0-1, node 1 = cores 2-3.
-  Topology spread = spec("cores=4,smt=2,layout=spread,nodes=2");
+  Topology spread = topology("cores=4,smt=2,layout=spread,nodes=2");
   EXPECT_EQ(shrink_all(spread, NumaMode::kBalance), (Seq{"0-2,4-6", "0,2,4,6", "0,4"}));
   // CPU 6 offline: core 2-6 keeps CPU 2, and grow adds online siblings only.
   Topology part = rebuilt_sets(spread, "0-5,7", spread.nodes());
   EXPECT_EQ(grow_all(part, "0,4", NumaMode::kBalance), (Seq{"0,2,4", "0-2,4-5", "0-5,7"}));
   // Core 4-5 offline on node 1 of the rig's topology: node 1 has one core to node 0's two.
-  Topology rig = spec("cores=4,smt=2,nodes=2");
+  Topology rig = topology("cores=4,smt=2,nodes=2");
   Topology hot = rebuilt(rig, "0-3,6-7", {"0-3", "4-7"});
   EXPECT_EQ(shrink_all(hot, NumaMode::kBalance), (Seq{"0-1,6-7", "0-1"}));
   EXPECT_EQ(shrink_all(hot, NumaMode::kPack), (Seq{"0-3", "0-1"}));
 }
 
 TEST(NumaSplice, CpulessNodesAndMissingNodeInfo) {
-  Topology rig = spec("cores=4,smt=2,nodes=2");
+  Topology rig = topology("cores=4,smt=2,nodes=2");
   // A CPU-less (or memory-only) node between the two is never chosen.
   Topology gap = rebuilt(rig, "0-7", {"0-3", "", "4-7"});
   for (NumaMode mode : kModes) {
@@ -167,7 +159,7 @@ TEST(NumaSplice, CpulessNodesAndMissingNodeInfo) {
 TEST(NumaSplice, OneNodeEveryModeEqualsOffOnEveryMask) {
   std::vector<Topology> topologies;
   for (const char* text : {"cores=4,smt=2,nodes=1", "cores=4,smt=2,layout=spread,nodes=1"}) {
-    Topology base = spec(text);
+    Topology base = topology(text);
     topologies.push_back(base);
     topologies.push_back(rebuilt(base, "0-7", {"0-7"}, "0"));
     topologies.push_back(rebuilt(base, "0-2,4-7", {"0-7"}));
@@ -192,7 +184,7 @@ TEST(NumaSplice, OneNodeEveryModeEqualsOffOnEveryMask) {
 // Every mode keeps the housekeeping core and one-core steps; shrink then grow visits the same
 // masks in reverse on nodes of equal size.
 TEST(NumaSplice, EveryModeMovesOneCoreAndKeepsTheProtectedCore) {
-  Topology topo = spec("cores=16,smt=2,nodes=4");
+  Topology topo = topology("cores=16,smt=2,nodes=4");
   for (NumaMode mode : kModes) {
     CpuSet preferred = topo.online();
     std::vector<CpuSet> down{preferred};
@@ -204,7 +196,7 @@ TEST(NumaSplice, EveryModeMovesOneCoreAndKeepsTheProtectedCore) {
       preferred = next;
       down.push_back(preferred);
     }
-    EXPECT_EQ(preferred, list("0-1")) << numa_mode_name(mode);
+    EXPECT_EQ(preferred, cpus("0-1")) << numa_mode_name(mode);
     for (auto it = down.rbegin() + 1; it != down.rend(); ++it) {
       preferred = grow_preferred(preferred, topo.online(), topo, mode);
       EXPECT_EQ(format_cpulist(preferred), format_cpulist(*it)) << numa_mode_name(mode);
@@ -229,7 +221,7 @@ class FixedTarget final : public Governor {
 };
 
 TEST(NumaSplice, PlannedCountsSpliceStepByStep) {
-  Topology topo = spec("cores=8,smt=1,nodes=2");  // node 0 = 0-3, node 1 = 4-7
+  Topology topo = topology("cores=8,smt=1,nodes=2");  // node 0 = 0-3, node 1 = 4-7
   for (NumaMode mode : kModes) {
     Knobs knobs;
     knobs.numa = mode;
