@@ -57,11 +57,12 @@ void BM_ParseProcStat(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseProcStat)->Arg(1024)->Arg(8192)->Unit(benchmark::kMicrosecond);
 
-void BM_Decide(benchmark::State& state) {
-  auto cpus = static_cast<unsigned>(state.range(0));
-  auto topo = parse_topology_spec("cores=" + std::to_string(cpus / 2) + ",smt=2,layout=spread");
-  auto monitor = StealMonitor::create(*topo, {}, std::move(*make_governor("kernel")), 100);
-  CpuSet online = topo->online();
+// One kernel-governor decision per iteration, steal spiking every other interval, so that the
+// mask moves on every decision.
+void run_decisions(benchmark::State& state, const Topology& topo, const Knobs& knobs) {
+  auto monitor = StealMonitor::create(topo, knobs, std::move(*make_governor("kernel")), 100);
+  CpuSet online = topo.online();
+  auto cpus = static_cast<std::uint64_t>(online.count());
   std::int64_t t = 0;
   std::uint64_t steal = 0;
   bool spike = false;
@@ -72,6 +73,12 @@ void BM_Decide(benchmark::State& state) {
     benchmark::DoNotOptimize(monitor->observe({t, steal, online}));
   }
 }
+
+void BM_Decide(benchmark::State& state) {
+  auto cpus = static_cast<unsigned>(state.range(0));
+  auto topo = parse_topology_spec("cores=" + std::to_string(cpus / 2) + ",smt=2,layout=spread");
+  run_decisions(state, *topo, {});
+}
 BENCHMARK(BM_Decide)->Arg(1024)->Arg(8192)->Unit(benchmark::kMicrosecond);
 
 // BM_Decide at 1024 CPUs on 8 nodes, per NUMA mode (0 off, 1 balance, 2 pack): the cost of the
@@ -80,17 +87,7 @@ void BM_DecideNuma(benchmark::State& state) {
   auto topo = parse_topology_spec("cores=512,smt=2,layout=spread,nodes=8");
   Knobs knobs;
   knobs.numa = static_cast<NumaMode>(state.range(0));
-  auto monitor = StealMonitor::create(*topo, knobs, std::move(*make_governor("kernel")), 100);
-  CpuSet online = topo->online();
-  std::int64_t t = 0;
-  std::uint64_t steal = 0;
-  bool spike = false;
-  for (auto _ : state) {
-    t += 1'000'000'000;
-    spike = !spike;
-    steal += spike ? 1024 * 10 : 0;
-    benchmark::DoNotOptimize(monitor->observe({t, steal, online}));
-  }
+  run_decisions(state, *topo, knobs);
   state.SetLabel(std::string(numa_mode_name(knobs.numa)));
 }
 BENCHMARK(BM_DecideNuma)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
