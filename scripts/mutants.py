@@ -9,6 +9,12 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 build = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else f'{root}/build-asan'
 # (what breaks, file, text, replacement, test binary)
 M = [
+ ('kthreadd moved', 'src/linux/housekeeping/kthread_actuator.cpp', 'if (stat.ppid == 0) return KthreadKind::kKthreadd;', '', 'housekeeping_test'),
+ ('PF_NO_SETAFFINITY kthreads tried', 'src/linux/housekeeping/kthread_actuator.cpp', 'if (stat.no_setaffinity()) return KthreadKind::kNoSetaffinity;', '', 'housekeeping_test'),
+ ('kthreads moved before the journal', 'src/linux/housekeeping/kthread_actuator.cpp', '    if (auto status = persist(); !status) {\n      revert(plan, 0);', '    if (Status status; !status) {\n      revert(plan, 0);', 'housekeeping_test'),
+ ('kthread re-pinned by the user restored at exit', 'src/linux/housekeeping/kthread_actuator.cpp', '  if (!holds(*current, moved.set, online) &&', '  if (false &&', 'housekeeping_test'),
+ ('kthread EINVAL retried', 'src/linux/housekeeping/kthread_actuator.cpp', '        refused_[pid] = moved.start_time;', '', 'housekeeping_test'),
+ ('kthreads widened to preferred', 'src/linux/housekeeping/kthread_actuator.cpp', '        CpuSet target = workqueue_target(*allowed, preferred, online);', '        CpuSet target = preferred;', 'housekeeping_test'),
  ('invariant check deleted', 'src/daemon/daemon_period.cpp', 'if (preferred.empty() || !preferred.is_subset_of(online)) {', 'if (false) {', 'daemon_tests'),
  ('never-empty fallback deleted', 'src/core/mask_rules.cpp', 'return within.empty() ? online : within;', 'return within;', 'daemon_tests'),
  ('shrink counter dropped', 'src/daemon/daemon_period.cpp', '++counters_.shrinks;', ';', 'daemon_tests'),

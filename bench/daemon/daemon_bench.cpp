@@ -194,6 +194,37 @@ BENCHMARK(BM_SteadyPeriodWithActuators)
     ->Unit(benchmark::kMicrosecond)
     ->MinTime(3.0);
 
+// Issue 11: what the kthread actuator adds to a reconcile. One apply lists the real /proc, reads
+// every task's stat and every kernel thread's affinity, and (preferred = online) moves nothing;
+// its setter refuses, so nothing on this machine changes even if it were asked.
+class RefusingSetter final : public AffinitySetter {
+ public:
+  Status set_affinity(pid_t tid, const CpuSet& /*cpus*/) override {
+    return make_errno_error(EPERM, "bench: not moving {}", tid);
+  }
+};
+
+void BM_KthreadScan(benchmark::State& state) {
+  RealKernelFs fs;
+  testing::FixtureTree tree;
+  Journal journal(fs, tree.path("journal.json"));
+  KthreadOptions options;
+  options.probe = std::make_shared<ProcTaskProbe>(fs, "/proc", /*use_syscalls=*/true);
+  options.setter = std::make_shared<RefusingSetter>();
+  auto actuator = make_kthread_actuator(fs, journal, std::move(options));
+  CpuSet online = it::online_cpus();
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores)
+    (void)actuator->apply(online, online);
+  }
+  auto status = actuator->status();
+  state.counters["kthreads"] = status["kthreads"].get<double>();
+  state.counters["movable"] = status["movable"].get<double>();
+  auto names = fs.list("/proc");
+  state.counters["processes"] = static_cast<double>(std::count_if(
+      names->begin(), names->end(), [](const std::string& name) { return name[0] <= '9'; }));
+}
+BENCHMARK(BM_KthreadScan)->Unit(benchmark::kMicrosecond)->MinTime(2.0);
+
 // From the moment the sample is read (the decision follows in microseconds) to the return of
 // the cpuset.cpus write, through the Daemon and the CpusetActuator, with 1000 sleeping tasks in
 // the managed cgroup. Alternates a shrink and a grow per iteration.

@@ -162,6 +162,16 @@ std::string format_status(const nlohmann::json& status) {
       if (!get(actuator, "last_event").is_null()) {
         out += "  last event: " + text(get(actuator, "last_event")) + "\n";
       }
+    } else if (name == "kthreads" && actuator.contains("state")) {
+      out += fmt::format(
+          "kthreads   {}: {} of {} movable unbound kernel threads confined, {} moves, {} left "
+          "alone\n",
+          text(get(actuator, "state")), text(get(actuator, "confined")),
+          text(get(actuator, "movable")), text(get(actuator, "moves")),
+          text(get(actuator, "left_alone")));
+      if (!get(actuator, "last_event").is_null()) {
+        out += "  last event: " + text(get(actuator, "last_event")) + "\n";
+      }
     } else {
       out += fmt::format("{:<10} {}\n", name, scalars(actuator));
     }

@@ -33,6 +33,9 @@ struct Config {
   std::string irq_root = "/proc/irq";
   // Unbound workqueues follow preferred (enforce mode; docs/daemon.md "Workqueues").
   bool workqueues = true;
+  // Unbound kernel threads user space may move follow preferred (enforce mode; docs/daemon.md
+  // "Kernel threads").
+  bool kthreads = true;
   std::size_t history_size = 120;
   bool verbose = false;
   // Actuators re-check what they steer (new IRQs, foreign writes) at this cadence when the mask

@@ -190,6 +190,8 @@ std::vector<ConfigKey> make_schema() {
       "irq_root", "a directory", Reload::kRestart, [](auto& c) -> auto& { return c.irq_root; }));
   keys.push_back(boolean(
       "workqueues", Reload::kRestart, [](auto& c) -> auto& { return c.workqueues; }));
+  keys.push_back(boolean(
+      "kthreads", Reload::kRestart, [](auto& c) -> auto& { return c.kthreads; }));
   keys.push_back(integer(
       "history_size", 1, kMaxHistorySize, Reload::kLive,
       [](auto& c) -> auto& { return c.history_size; }));

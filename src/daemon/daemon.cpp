@@ -140,6 +140,9 @@ Status Daemon::recover_from_journal() {
       actuator = UnitActuator::for_recovery(deps_.make_bus(), recovery, {});
     } else if (name == kWorkqueueSection) {
       actuator = make_workqueue_actuator(deps_.fs, recovery, workqueue_options());
+    } else if (name == kKthreadSection) {
+      auto options = kthread_options();
+      if (options.setter) actuator = make_kthread_actuator(deps_.fs, recovery, std::move(options));
     } else if (name == CpusetActuator::kName) {
       CpusetOptions options;
       options.proc_root = paths_.proc_root;
@@ -296,6 +299,7 @@ Status Daemon::start() {
 
   if (auto status = create_actuators(); !status) return status;
   create_workqueue_actuator();
+  create_kthread_actuator();
   if (config_.irq_mode != IrqMode::kOff && config_.irq_mode != IrqMode::kBuiltin &&
       !actuators_.empty() && deps_.make_watcher) {
     // irqbalance starting or stopping (its socket appearing or going) reconciles at once.

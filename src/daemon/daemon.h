@@ -23,6 +23,7 @@
 #include "linux/cgroup/task_probe.h"
 #include "linux/change_watcher.h"
 #include "linux/clock.h"
+#include "linux/housekeeping/kthread_actuator.h"
 #include "linux/housekeeping/workqueue_actuator.h"
 #include "linux/irq/irq_actuator.h"
 #include "linux/journal.h"
@@ -53,6 +54,9 @@ using ConfigSource = std::function<Result<Config>()>;
 // Per-task kernel state for the cpuset actuator, under a /proc root.
 using TaskProbeFactory =
     std::function<std::shared_ptr<const TaskProbe>(const KernelFs&, const std::filesystem::path&)>;
+// sched_setaffinity(2) for the kthread actuator, under a /proc root; null: kthreads are not moved.
+using AffinitySetterFactory =
+    std::function<std::shared_ptr<AffinitySetter>(const std::filesystem::path&)>;
 // What tells the loop that a watched directory changed (irqbalance's socket directory).
 using WatcherFactory =
     std::function<std::unique_ptr<ChangeWatcher>(const std::vector<std::filesystem::path>&)>;
@@ -75,6 +79,12 @@ struct DaemonDeps {
   // The real /proc: sched_getaffinity(2) for affinities. Tests pass a fixture reader.
   TaskProbeFactory make_task_probe = [](const KernelFs& kernel, const std::filesystem::path& proc) {
     return std::make_shared<const ProcTaskProbe>(kernel, proc, /*use_syscalls=*/true);
+  };
+  // Only the real /proc: a fixture's TIDs are this machine's tasks. Tests inject a fake.
+  AffinitySetterFactory make_affinity_setter =
+      [](const std::filesystem::path& proc) -> std::shared_ptr<AffinitySetter> {
+    if (proc != "/proc") return nullptr;
+    return std::make_shared<SyscallAffinitySetter>();
   };
   WatcherFactory make_watcher = watch_directories;
   // Unset: the source of the mode (monitor, mirror, idle). Tests inject others.
@@ -151,6 +161,8 @@ class Daemon {
   IrqOptions irq_options(IrqMode mode) const;
   void create_workqueue_actuator();
   WorkqueueOptions workqueue_options() const;
+  void create_kthread_actuator();
+  KthreadOptions kthread_options() const;
   Status check_state_dir() const;
   std::unique_ptr<PreferredSource> make_source() const;
   // preferred when it changed; status.json when `force` (a change) or at the reconcile cadence.

@@ -133,6 +133,10 @@ std::vector<MetricFamily> metrics_from_status(const nlohmann::json& status) {
   out.add("prefcpu_workqueue_cpus",
           "CPUs the unbound workqueues may run on (/sys/devices/virtual/workqueue/cpumask)",
           MetricType::Gauge, workqueues != nullptr ? number(*workqueues, "cpus") : std::nullopt);
+  const auto* kthreads = actuators != nullptr ? field(*actuators, "kthreads") : nullptr;
+  out.add("prefcpu_kthreads_confined",
+          "Unbound kernel threads whose affinity prefcpud narrowed to the preferred CPUs",
+          MetricType::Gauge, kthreads != nullptr ? number(*kthreads, "confined") : std::nullopt);
   out.add("prefcpu_info", "The running configuration, as labels", MetricType::Gauge,
           {sample(MetricType::Gauge, 1,
                   {{"backend", string_or(status, "backend", "none")},

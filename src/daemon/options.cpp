@@ -59,6 +59,8 @@ ParsedCli parse_cli(int argc, char** argv) {
   auto* irq_root_opt = app.add_option("--irq-root", irq_root, "/proc/irq root");
   app.add_flag("--no-workqueues", cli.no_workqueues,
                "Leave the unbound workqueues' cpumask alone (workqueues = false)");
+  app.add_flag("--no-kthreads", cli.no_kthreads,
+               "Leave the unbound kernel threads' affinities alone (kthreads = false)");
   std::string metrics_listen;
   auto* metrics_opt = app.add_option("--metrics-listen", metrics_listen,
                                      "Serve Prometheus metrics on IPV4:PORT, e.g. 127.0.0.1:9747");
@@ -123,6 +125,7 @@ Result<Config> apply_cli(Config config, const CliOptions& cli) {
   }
   if (cli.irq_root) config.irq_root = *cli.irq_root;
   if (cli.no_workqueues) config.workqueues = false;
+  if (cli.no_kthreads) config.kthreads = false;
   if (cli.metrics_listen) config.metrics_listen = *cli.metrics_listen;
   if (auto status = validate_config(config); !status) return status.error();
   return config;

@@ -32,6 +32,7 @@ struct CliOptions {
   std::optional<std::string> irq_mode;
   std::optional<std::string> irq_root;
   bool no_workqueues = false;
+  bool no_kthreads = false;
   bool verbose = false;
   std::optional<std::string> metrics_listen;
 };

@@ -65,9 +65,20 @@ TEST(StatusViewTest, StatusPrintsNoJsonForAnyActuator) {
           {"writes", 3},
           {"refused_writes", 0},
           {"last_event", nullptr}}},
+        {"kthreads",
+         {{"state", "following"},
+          {"confined", 12},
+          {"movable", 14},
+          {"moves", 12},
+          {"left_alone", 1},
+          {"last_event", "1 unbound kernel threads back on their original CPUs"}}},
         {"other", {{"applies", 3}, {"list", {1, 2}}}}}}};
   std::string out = format_status(status);
   EXPECT_NE(out.find("workqueues following: cpumask 08 (original f8), 3 writes, 0 refused\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("kthreads   following: 12 of 14 movable unbound kernel threads confined, 12 "
+                     "moves, 1 left alone\n  last event: 1 unbound kernel threads back"),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("preferred  0-2   (online 0-3)\n"), std::string::npos) << out;

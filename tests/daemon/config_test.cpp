@@ -147,6 +147,27 @@ TEST(Options, NoWorkqueuesTurnsTheWorkqueuesOff) {
       << bad.error().message;
 }
 
+TEST(Options, NoKthreadsTurnsTheKthreadsOff) {
+  EXPECT_TRUE(Config{}.kthreads) << "on by default";
+  std::vector<std::string> args{"prefcpud", "--no-kthreads"};
+  std::vector<char*> argv;
+  argv.reserve(args.size());
+  for (auto& arg : args) argv.push_back(arg.data());
+  auto parsed = parse_cli(static_cast<int>(argv.size()), argv.data());
+  ASSERT_TRUE(parsed.options.has_value());
+  auto config = apply_cli(Config{}, *parsed.options);
+  ASSERT_TRUE(config.ok());
+  EXPECT_FALSE(config->kthreads);
+  EXPECT_TRUE(config->workqueues) << "one knob each";
+  auto file = parse_config("kthreads = false\n", "test.toml");
+  ASSERT_TRUE(file.ok());
+  EXPECT_FALSE(file->kthreads);
+  auto bad = parse_config("kthreads = 1\n", "test.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("kthreads must be true or false"), std::string::npos)
+      << bad.error().message;
+}
+
 TEST(Environment, TellsGuestsFromBareMetalAndDom0) {
   EXPECT_TRUE(classify_virtualization("flags\t\t: fpu vme hypervisor lahf_lm\n", "", false).guest);
   auto metal = classify_virtualization("flags\t\t: fpu vme lahf_lm\n", "", false);

@@ -91,6 +91,10 @@ class DaemonTest : public ::testing::Test {
     deps.make_task_probe = [](const KernelFs& kernel, const std::filesystem::path& proc) {
       return std::make_shared<const ProcTaskProbe>(kernel, proc, /*use_syscalls=*/false);
     };
+    // Unset: the default, which moves no kthread under a fixture /proc.
+    if (affinity_setter) {
+      deps.make_affinity_setter = [this](const std::filesystem::path&) { return affinity_setter; };
+    }
     deps.make_watcher = [this](const std::vector<std::filesystem::path>& dirs) {
       watched = dirs;
       return std::make_unique<FakeWatcher>(watcher_pending);
@@ -132,6 +136,7 @@ class DaemonTest : public ::testing::Test {
   Config config;
   Result<Config> next_config = Config{};
   FakeIrqCalls irq_calls;
+  std::shared_ptr<AffinitySetter> affinity_setter;  // the kthreads' sched_setaffinity
   bool watcher_pending = false;
   std::vector<std::filesystem::path> watched;
   std::function<std::unique_ptr<PreferredSource>(DaemonMode)> make_source;

@@ -1,13 +1,21 @@
 // The real prefcpud on the real kernel, as root: real child processes in a scratch cpuset,
 // taskset pins, and a synthetic steal file (--proc-stat) that the test drives, so the policy
 // sees chosen steal while enforcement stays real. With 2 CPUs preferred goes 0-1 -> 0 -> 0-1.
+// The host's movable unbound kernel threads (khugepaged, kcompactd...) follow and come back; a
+// test that leaves one changed puts it back and fails.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "host.h"
+#include "linux/cgroup/affinity_setter.h"
+#include "linux/housekeeping/kthread_actuator.h"
 #include "support/cpus.h"
 #include "support/fixture_tree.h"
 
@@ -25,6 +33,7 @@ class DaemonOnHost : public ::testing::Test {
     scratch = std::make_unique<ScratchCpuset>();
     feeder = std::make_unique<StealFeeder>(tree.path("stat"));
     if (std::filesystem::exists(kWorkqueues)) workqueues = workqueue_mask();
+    kthreads = movable_kthreads();
   }
   void TearDown() override {
     daemon.reset();
@@ -35,6 +44,51 @@ class DaemonOnHost : public ::testing::Test {
       std::ofstream(kWorkqueues) << workqueues;
       ADD_FAILURE() << kWorkqueues << " was left changed; put back " << workqueues;
     }
+    SyscallAffinitySetter setter;
+    for (const auto& [pid, before] : kthreads) {
+      auto now = probe.affinity(pid);
+      if (!now || *now == before) continue;
+      (void)setter.set_affinity(pid, before);
+      ADD_FAILURE() << "kernel thread " << pid << " was left on " << format_cpulist(*now)
+                    << "; put back " << format_cpulist(before);
+    }
+  }
+  // The kernel threads prefcpud may move, with their masks.
+  std::map<pid_t, CpuSet> movable_kthreads() const {
+    std::map<pid_t, CpuSet> found;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      pid_t pid = std::atoi(entry.path().filename().c_str());
+      if (pid <= 0) continue;
+      auto stat = probe.stat(pid);
+      auto allowed = probe.affinity(pid);
+      if (stat && allowed && classify_kthread(*stat, *allowed) == KthreadKind::kMovable) {
+        found[pid] = *allowed;
+      }
+    }
+    return found;
+  }
+  // Each one (still there) holds `want(its mask before the test)`; names those that do not.
+  std::string kthreads_astray(const std::function<CpuSet(const CpuSet&)>& want) const {
+    std::string astray;
+    for (const auto& [pid, before] : kthreads) {
+      auto now = probe.affinity(pid);
+      if (now && *now != want(before)) {
+        astray +=
+            fmt::format("{}: {} not {}; ", pid, format_cpulist(*now), format_cpulist(want(before)));
+      }
+    }
+    return astray;
+  }
+  // While shrunk: their mask ∩ preferred, or their mask when that is empty.
+  std::string kthreads_not_following() const {
+    CpuSet pref = cpus(preferred());
+    return kthreads_astray([&](const CpuSet& before) {
+      CpuSet both = before & pref;
+      return both.empty() || before.is_subset_of(pref) ? before : both;
+    });
+  }
+  std::string kthreads_not_restored() const {
+    return kthreads_astray([](const CpuSet& before) { return before; });
   }
   // The unbound workqueues' cpumask as a hex mask, without the newline.
   static std::string workqueue_mask() {
@@ -85,6 +139,9 @@ class DaemonOnHost : public ::testing::Test {
   static constexpr const char* kWorkqueues = "/sys/devices/virtual/workqueue/cpumask";
   testing::FixtureTree tree;
   std::string workqueues;  // its value before the test, or empty
+  RealKernelFs fs;
+  ProcTaskProbe probe{fs, "/proc", /*use_syscalls=*/true};
+  std::map<pid_t, CpuSet> kthreads;  // the movable kernel threads and their masks before the test
   CpuSet online;
   unsigned last = 0;
   std::unique_ptr<ScratchCpuset> scratch;
@@ -145,9 +202,13 @@ TEST_F(DaemonOnHost, SigtermRestoresEveryCpusetAffinityAndCgroup) {
   ASSERT_TRUE(scratch->exists("prefcpu-pinned"));
   ASSERT_TRUE(std::filesystem::exists(state_dir() / "journal.json"));
   EXPECT_TRUE(wait_for([&] { return workqueues_follow(); })) << workqueue_mask();
+  EXPECT_FALSE(kthreads.empty()) << "no movable unbound kernel thread on this host";
+  EXPECT_TRUE(wait_for([&] { return kthreads_not_following().empty(); }))
+      << kthreads_not_following();
 
   EXPECT_EQ(daemon->terminate(), 0) << daemon->log();
   EXPECT_EQ(workqueue_mask(), workqueues) << "SIGTERM puts the workqueues' cpumask back";
+  EXPECT_EQ(kthreads_not_restored(), "") << "SIGTERM puts every kernel thread's mask back";
   EXPECT_EQ(scratch->cpus("work"), all);
   EXPECT_EQ(scratch->cpus("work/inner"), all);
   EXPECT_FALSE(scratch->exists("prefcpu-pinned"));
@@ -173,7 +234,10 @@ TEST_F(DaemonOnHost, SigkillThenRestartRestoresEverythingFromTheJournal) {
       wait_for([&] { return scratch->cgroup_of(pinned_outside.pid()) == "prefcpu-pinned"; }));
   EXPECT_TRUE(wait_for([&] { return workqueues_follow(); })) << workqueue_mask();
   std::string shrunk_workqueues = workqueue_mask();
+  EXPECT_TRUE(wait_for([&] { return kthreads_not_following().empty(); }))
+      << kthreads_not_following();
   daemon->kill9();
+  EXPECT_TRUE(kthreads.empty() || !kthreads_not_restored().empty()) << "SIGKILL restored nothing";
   ASSERT_NE(scratch->cpus("work"), all) << "SIGKILL restored nothing";
   EXPECT_EQ(workqueue_mask(), shrunk_workqueues);
   ASSERT_TRUE(std::filesystem::exists(state_dir() / "journal.json"));
@@ -183,6 +247,7 @@ TEST_F(DaemonOnHost, SigkillThenRestartRestoresEverythingFromTheJournal) {
   EXPECT_NE(daemon->log().find("unclean exit"), std::string::npos);
   EXPECT_EQ(scratch->cpus("work"), all);
   EXPECT_EQ(workqueue_mask(), workqueues) << "restored from the journal";
+  EXPECT_EQ(kthreads_not_restored(), "") << "kernel threads restored from the journal";
   EXPECT_FALSE(scratch->exists("prefcpu-pinned"));
   EXPECT_EQ(scratch->cgroup_of(pinned_outside.pid()), "work");
   EXPECT_EQ(pinned_outside.allowed(), CpuSet{last});

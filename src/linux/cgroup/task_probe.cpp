@@ -35,6 +35,7 @@ Result<PidStat> parse_pid_stat(std::string_view text) {
     return make_error("/proc/PID/stat \"{}\" does not start with a PID (a number above 0)",
                       text.substr(0, 64));
   }
+  stat.comm = text.substr(open + 1, close - open - 1);
   // Fields after comm, numbered from 3 (state) as in proc(5).
   std::vector<std::string_view> fields;
   std::string_view rest = text.substr(close + 1);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 #include "core/cpu_set.h"
@@ -16,15 +17,20 @@ namespace prefcpu {
 
 // include/linux/sched.h: I am a kernel thread.
 inline constexpr std::uint64_t kPfKthread = 0x00200000;
+// include/linux/sched.h: userland is not allowed to meddle with cpus_mask (per-CPU kthreads,
+// kworkers); sched_setaffinity(2) returns EINVAL.
+inline constexpr std::uint64_t kPfNoSetaffinity = 0x04000000;
 
 struct PidStat {
   pid_t pid = 0;
+  std::string comm;  // field 2, without the parentheses
   char state = '?';
   pid_t ppid = 0;
   std::uint64_t flags = 0;       // field 9
   std::uint64_t start_time = 0;  // field 22, clock ticks after boot
   unsigned processor = 0;        // field 39: the CPU it last ran on
   bool kernel_thread() const { return (flags & kPfKthread) != 0; }
+  bool no_setaffinity() const { return (flags & kPfNoSetaffinity) != 0; }
 };
 
 // Parses /proc/PID/stat; the comm field may hold spaces and parentheses, so fields are counted

@@ -15,6 +15,9 @@
 # The unbound workqueues follow too: their cpumask boots as possible ∩ HK_TYPE_WQ (nohz_full=) ∩
 # HK_TYPE_DOMAIN (isolcpus=) = 3-7, prefcpud writes that ∩ preferred (never widening it to the
 # isolated CPUs), the unbound kworkers leave the removed CPUs, and SIGTERM puts 3-7 back.
+# So do the unbound kernel threads user space may move (khugepaged, kcompactd, the RCU kthreads:
+# PF_KTHREAD without PF_NO_SETAFFINITY, not kthreadd, more than one CPU): each one's boot mask ∩
+# preferred while shrunk, and its boot mask again after SIGTERM.
 . /vm/rules.sh
 
 WQ=/sys/devices/virtual/workqueue/cpumask
@@ -38,6 +41,34 @@ kworkers_outside() {
 }
 no_kworkers_outside() { [ -z "$(kworkers_outside "$1")" ]; }
 kworkers_count() { grep -l '^kworker/u' /proc/[0-9]*/comm 2>/dev/null | wc -l; }
+# The kthreads prefcpud may move, as "PID:ALLOWED:COMM" lines (flags are field 9 of stat, the
+# 7th after the comm).
+movable_kthreads() {
+  local dir s allowed
+  for dir in /proc/[0-9]*; do
+    read -r s <"$dir/stat" 2>/dev/null || continue
+    # shellcheck disable=SC2086  # split the fields after "(comm) "
+    set -- ${s##*) }
+    [ $(($7 & 0x00200000)) -ne 0 ] && [ $(($7 & 0x04000000)) -eq 0 ] && [ "$2" != 0 ] || continue
+    allowed=$(affinity "${dir#/proc/}") || continue
+    case "$allowed" in *-* | *,*) ;; *) continue ;; esac  # one CPU: per-CPU or pinned
+    echo "${dir#/proc/}:$(cpus norm "$allowed"):$(cat "$dir/comm")"
+  done
+}
+# Movable kthreads (of the boot snapshot, still alive) whose mask is not what LIST gives them:
+# boot ∩ LIST, or the boot mask when that is empty; "none" gives the boot mask. Prints
+# "COMM(PID):ALLOWED!=WANT" for each.
+kthreads_astray() {
+  local pid boot comm now want
+  while IFS=: read -r pid boot comm; do
+    now=$(affinity "$pid" 2>/dev/null) || continue  # exited
+    want=$boot
+    [ "$1" = none ] || want=$(cpus and "$boot" "$1")
+    want=${want:-$boot}
+    cpus eq "$now" "$want" || echo "$comm($pid):$(cpus norm "$now")!=$want"
+  done <"$VM_TMP/kthreads.boot"
+}
+kthreads_follow() { [ -z "$(kthreads_astray "$1")" ]; }
 
 phase kernel
 expect_eq cmdline.nohz_full "$(cpus norm "$(cat "$SYS_CPU/nohz_full")")" 2
@@ -47,6 +78,13 @@ expect_eq protected_core "$(protected_core)" 2-3
 WQ_BOOT=""
 [ -f "$WQ" ] && WQ_BOOT=$(wq_cpus)
 expect_eq workqueue.boot_cpumask "$WQ_BOOT" 3-7
+movable_kthreads >"$VM_TMP/kthreads.boot"
+KT_MOVABLE=$(wc -l <"$VM_TMP/kthreads.boot")
+if [ "$KT_MOVABLE" -gt 0 ]; then
+  pass kthreads.boot "$KT_MOVABLE movable: $(cut -d: -f3,2 "$VM_TMP/kthreads.boot" | tr '\n' ' ')"
+else
+  fail kthreads.boot "no movable unbound kernel thread found"
+fi
 
 # The sequence the rule gives under steal that stays high.
 want_seq=""
@@ -106,6 +144,13 @@ for want in $want_seq; do
   pref=$want
 done
 check daemon.cpuset wait_until "$T_STEP" cg_cpus_is work 2-3
+# Every movable kthread now runs on its boot mask ∩ 2-3 (none of them may stay on 0-1 or 4-7).
+if wait_until "$T_STEP" kthreads_follow "$pref"; then
+  pass daemon.kthreads "all $KT_MOVABLE movable kthreads on boot mask ∩ $pref," \
+    "$(grep -o '"confined":[0-9]*' "$STATE/status.json")"
+else
+  fail daemon.kthreads "not following $pref: $(kthreads_astray "$pref" | tr '\n' ' ')"
+fi
 # The unbound kworkers take their pool's mask: none may run on a CPU the workqueues left.
 wq_want=$(wq_expect "$pref")
 if wait_until "$T_STEP" no_kworkers_outside "$wq_want"; then
@@ -120,3 +165,8 @@ daemon_stop TERM
 expect_eq daemon.exit_status "$DAEMON_RC" 0
 expect_eq daemon.restored "$(cg_cpus work)" 0-7
 expect_eq daemon.workqueue_restored "$(wq_cpus)" "$WQ_BOOT"
+if kthreads_follow none; then
+  pass daemon.kthreads_restored "all $KT_MOVABLE movable kthreads back on their boot masks"
+else
+  fail daemon.kthreads_restored "$(kthreads_astray none | tr '\n' ' ')"
+fi
