@@ -1,14 +1,15 @@
 #include "sim/load_schedule.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace prefcpu::sim {
 
 namespace {
 
 std::uint32_t tasks_at(double level, std::uint32_t base) {
-  // Round to nearest: IEEE basic arithmetic only, so the count does not depend on libm.
-  return static_cast<std::uint32_t>(level * static_cast<double>(base) + 0.5);
+  // Round to nearest (llround is exact, so the count does not depend on the libm).
+  return static_cast<std::uint32_t>(std::llround(level * static_cast<double>(base)));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -157,7 +158,7 @@ Result<std::vector<const toml::table*>> table_array(const toml::table& parent, s
 }
 
 Ns seconds_to_ns(double s) {
-  return static_cast<Ns>(s * 1e9 + 0.5);  // nearest ns; IEEE basic arithmetic only
+  return static_cast<Ns>(std::llround(s * 1e9));  // nearest ns; llround is exact
 }
 
 // A VM's [[vm.load]] phases: at_s and level required, ramp_s optional; in time order, each
