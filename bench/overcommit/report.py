@@ -57,8 +57,10 @@ def run_figures(run):
     time_s = (t1 - t0) / 1000.0
     steal_pct = (info["steal1"] - info["steal0"]) * (1000.0 / USER_HZ) / max(1, (t1 - t0) * info["cpus"]) * 100
     history = blob.get("history") or []  # prefcpuctl history --json: the entries, oldest first
+    # (s since the work started, steal bp, preferred CPUs, busy bp): the JSON's "timeline".
     samples = [
-        ((h["monotonic_ns"] / 1e6 - t0) / 1000.0, h.get("steal_bp"), cpulist_count(h.get("preferred")))
+        ((h["monotonic_ns"] / 1e6 - t0) / 1000.0, h.get("steal_bp"), cpulist_count(h.get("preferred")),
+         h.get("busy_cpu_bp"))
         for h in history
     ]
     inside = [s for s in samples if 0 <= s[0] <= time_s]
@@ -150,7 +152,7 @@ def plot(args, per_run, guests, arms, path):
         for name, _, _ in guests:
             data = os.path.join(tmp, f"{name}.dat")
             with open(data, "w") as f:
-                for t, steal_bp, pref in per_run[k][1][name]["samples"]:
+                for t, steal_bp, pref, _ in per_run[k][1][name]["samples"]:
                     if t >= -2:  # a baseline sample has no steal: NaN, which gnuplot skips
                         f.write(f"{t:.3f} {'NaN' if steal_bp is None else f'{steal_bp / 100.0:.2f}'} {pref}\n")
             plots_steal.append(f"'{data}' using 1:2 with lines lw 2 title '{name} steal %'")

@@ -1,10 +1,12 @@
 // steal-feed: the host half of the overcommit rig's real steal (docs/overcommit.md). For every
 // guest it finds the QEMU vCPU threads ("CPU n/TCG" or "CPU n/KVM", named with
 // -name ...,debug-threads=on), and every PERIOD_MS writes one line to the guest's serial FIFO:
-//   "S RD0 RD1 ..."  run_delay of vCPU 0, 1, ... in ns (2nd field of /proc/PID/task/TID/schedstat),
-// the time each thread was runnable but not running: what KVM reports to its guests as steal.
-// The guest's `vm-steal --host-feed` turns it into /proc/stat steal. It also drains the guest's
-// output FIFO (nothing is expected there) and logs "MONO_NS GUEST RD0 RD1 ..." to LOG.
+//   "S NS RD0:RT0 RD1:RT1 ..."  the host's CLOCK_MONOTONIC, then per vCPU 0, 1, ... its thread's
+// run_delay and run time in ns (2nd and 1st fields of /proc/PID/task/TID/schedstat): the time
+// it was runnable but not running, what KVM reports as steal, and the time it ran, what a KVM
+// guest books as busy once its tick takes steal out. The guest's `vm-steal --host-feed` turns
+// them into /proc/stat. It also drains the guest's output FIFO (nothing is expected there) and
+// logs "GUEST <the line>" to LOG.
 // Exits when every QEMU is gone, or on SIGTERM/SIGINT.
 // usage: steal-feed PERIOD_MS LOG PID:VCPUS:FIFO_IN:FIFO_OUT...
 #include <dirent.h>
@@ -108,17 +110,16 @@ bool feed(Guest& guest, std::size_t index, std::FILE* log, std::int64_t now_ns) 
   while (read(guest.fd_out, drain, sizeof drain) > 0) {
   }
   if (guest.found < guest.vcpus) return true;  // not all vCPU threads exist yet
-  std::string line = "S";
+  std::string line = "S " + std::to_string(now_ns);
   std::string text;
   for (int fd : guest.schedstat) {
     unsigned long long run_ns = 0;
     unsigned long long delay_ns = 0;
     if (!read_small(fd, text) || std::sscanf(text.c_str(), "%llu %llu", &run_ns, &delay_ns) != 2)
       return false;  // the thread is gone: so is QEMU
-    line += " " + std::to_string(delay_ns);
+    line += " " + std::to_string(delay_ns) + ":" + std::to_string(run_ns);
   }
-  if (log != nullptr)
-    std::fprintf(log, "%lld %zu%s\n", static_cast<long long>(now_ns), index, line.c_str() + 1);
+  if (log != nullptr) std::fprintf(log, "%zu %s\n", index, line.c_str());
   line += "\n";
   // A full FIFO (a stalled guest) drops the line; the next one carries the cumulative value.
   ssize_t written = write(guest.fd_in, line.data(), line.size());

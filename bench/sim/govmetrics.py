@@ -5,6 +5,7 @@ per governor. Per case, governor and VM: the metric, its change against the same
 governor none, the fraction of the oracle's value, mean preferred vCPUs, mask changes, the
 governor interval after which preferred stays within one core (2 vCPUs) of its final value
 ("settled"), and mask changes per minute over the second half of the run ("steady/min").
+With a load step at step_s (bench/sim/steps.py): the same after the step, from the timeseries.
 """
 import csv
 import json
@@ -14,14 +15,15 @@ GOVERNORS = ["kernel", "kernel-v2", "target", "oracle"]
 
 
 def load(dir, govs=GOVERNORS):
+    """The runs, and per (governor, case, VM) the (t_s, preferred, throughput) series; the
+    baseline run of governor G's file under ("none:G", case, VM)."""
     runs = {g: json.load(open(os.path.join(dir, g + ".json"))) for g in govs}
     series = {}
     for g in govs:
         for row in csv.DictReader(open(os.path.join(dir, g + ".csv"))):
-            if row["governor"] == "none":
-                continue
-            series.setdefault((g, row["case"], row["vm"]), []).append(
-                (float(row["t_s"]), float(row["preferred"])))
+            key = ("none:" + g if row["governor"] == "none" else g, row["case"], row["vm"])
+            series.setdefault(key, []).append(
+                (float(row["t_s"]), float(row["preferred"]), float(row["throughput"])))
     return runs, series
 
 
@@ -41,6 +43,30 @@ def settle(points):
     return settled, (moves * 60 / span if span > 0 else "-")
 
 
+def after_step(points, base, step_s, lower):
+    """After a load step at step_s: the change of the mean per-interval throughput against the
+    baseline's over the same span, the intervals until preferred stays within 2 vCPUs of its
+    final value (0: it never left; the last sample before the step counts as interval 0), the
+    preferred count before the step and at the end, and the mask changes after the step."""
+    before = [p for p in points if p[0] <= step_s]
+    after = [p for p in points if p[0] > step_s]
+    after_base = [p for p in base if p[0] > step_s]
+    if not after or not after_base or not before:
+        return None
+    pts = before[-1:] + after
+    final = pts[-1][1]
+    settled = len(pts) - 1
+    for i in range(len(pts) - 1, -1, -1):
+        if abs(pts[i][1] - final) > 2:
+            break
+        settled = i
+    mean = sum(p[2] for p in after) / len(after)
+    mean_base = sum(p[2] for p in after_base) / len(after_base)
+    return {"after_vs_none": change(mean, mean_base, lower) if mean else None,
+            "settled_after": settled, "pref_before": before[-1][1], "pref_end": final,
+            "changes_after": sum(1 for a, b in zip(pts, pts[1:]) if a[1] != b[1])}
+
+
 def change(x, ref, lower):
     """Relative change of x against ref in %, positive = better; None without a reference."""
     if not ref:
@@ -55,8 +81,9 @@ def fraction(x, ref, lower):
     return 100 * ((ref / x) if lower else (x / ref))
 
 
-def rows(runs, series, govs=GOVERNORS):
-    """One dict per governor, case and VM (governor none skipped), in the order of `govs`."""
+def rows(runs, series, govs=GOVERNORS, step_s=None):
+    """One dict per governor, case and VM (governor none skipped), in the order of `govs`; with
+    step_s, also after_step()'s fields (None where a series is missing)."""
     oracle = {}
     if "oracle" in runs:
         oracle = {(r["case"], v["name"]): v["value"] for r in runs["oracle"]["results"]
@@ -76,7 +103,10 @@ def rows(runs, series, govs=GOVERNORS):
                     if k[0] == g and k[1] == r["case"] and k[2] in (v["name"], str(r["vms"].index(v))):
                         key = k
                 settled, steady = settle(series[key]) if key else ("-", "-")
-                yield {
+                step = None
+                if step_s is not None and key and ("none:" + g,) + key[1:] in series:
+                    step = after_step(series[key], series[("none:" + g,) + key[1:]], step_s, lower)
+                yield dict(step or {}, **{
                     "case": r["case"], "vm": v["name"], "governor": g, "vm_governor": v.get("governor", g),
                     "metric": v["metric"], "value": x, "lower": lower,
                     "vs_none": change(x, b["value"] if b else None, lower),
@@ -86,7 +116,7 @@ def rows(runs, series, govs=GOVERNORS):
                     "shrinks": v.get("shrinks", 0), "grows": v.get("grows", 0),
                     "governor_intervals": v.get("governor_intervals"),
                     "settled": settled, "steady": steady,
-                }
+                })
 
 
 def _pct(value, fmt):

@@ -1,7 +1,8 @@
 """Issue 11's governor matrix: generated scenarios x governors kernel, kernel-v2, target, oracle x
-seeds, summarised per cell with bench/sim/govmetrics.py (the metrics of bench/sim/target.sh).
+seeds, summarised per cell with bench/sim/govmetrics.py (the metrics of bench/sim/target.sh);
+the load steps and ramps (groups step, step-32) come from bench/sim/steps.py.
 
-Usage: python3 bench/sim/matrix.py BUILD_BIN_DIR [--jobs N] [--only SUBSTRING] [--seeds 1,2,3]
+Usage: python3 bench/sim/matrix.py BUILD_BIN_DIR [--jobs N] [--only SUBSTRING,...] [--seeds 1,2,3]
        [--raw FILE.json]  (bench/sim/matrix.sh is the same)
 Prints a Markdown table per cell group, then the cells whose workloads ran fewer than 30 governor
 intervals. Knobs for every run: --interval-ms 100 --high 200 --low 100 (the series' published
@@ -20,6 +21,7 @@ import tempfile
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import govmetrics  # noqa: E402
+import steps  # noqa: E402
 
 OPTS = ["--interval-ms", "100", "--high", "200", "--low", "100"]
 PCPUS = 16
@@ -38,17 +40,22 @@ def sizes(guests, oc, shape, pcpus):
 
 
 def cell_toml(cell):
-    """A scenario for one cell. Guests g1..gN; `uncoop` guests pin governor none."""
+    """A scenario for one cell. Guests g1..gN (or `names`); `uncoop` guests pin governor none;
+    `vm_load` gives a guest a load schedule; `host` replaces the kvm profile."""
     pcpus = cell["pcpus"]
     lines = ['name = "%s"' % cell["id"], "seed = 1", "duration_s = %.1f" % cell["duration_s"],
-             "", "[host]", "pcpus = %d" % pcpus, 'profile = "kvm"', "", "[workload]"]
-    lines += ["%s = %s" % kv for kv in cell["workload"]]
+             "", "[host]", "pcpus = %d" % pcpus] + cell.get("host", ['profile = "kvm"'])
+    lines += ["", "[workload]"] + ["%s = %s" % kv for kv in cell["workload"]]
+    names = cell.get("names") or ["g%d" % (i + 1) for i in range(cell["guests"])]
     for i, vcpus in enumerate(sizes(cell["guests"], cell["oc"], cell["shape"], pcpus)):
-        lines += ["", "[[vm]]", 'name = "g%d"' % (i + 1), "vcpus = %d" % vcpus]
+        lines += ["", "[[vm]]", 'name = "%s"' % names[i], "vcpus = %d" % vcpus]
+        if "entitlement" in cell:
+            lines.append("entitlement = %.1f" % cell["entitlement"])
         if i in cell["uncoop"]:
             lines.append('governor = "none"')
         for key, value in cell.get("vm_workload", {}).get(i, []):
             lines.append("workload.%s = %s" % (key, value))
+        lines += steps.load_lines(cell.get("vm_load", {}).get(i, []))
     return "\n".join(lines) + "\n"
 
 
@@ -78,8 +85,7 @@ def cells():
             for shape in ("sym", "asym"):
                 out.append(dict(group="uncoop", oc=oc, guests=guests, shape=shape,
                                 uncoop=list(range(1, guests, 2)), workload=oltp()))
-    # Offered load: the scenario format has no load that changes within a run (one load per
-    # case), so ramps are a sweep of levels, each its own run.
+    # Offered load, one level per run (the steps and ramps within a run are in steps.py).
     for load in (0.3, 0.9, 1.0):
         for oc in (2, 4):
             out.append(dict(group="load", oc=oc, guests=4, shape="sym", uncoop=[],
@@ -101,12 +107,17 @@ def cells():
     loops[1] = [("loops", str(int(HACKBENCH_LOOPS * 1.5 / 3)))]
     out.append(dict(group="step-down", oc=4, guests=2, shape="sym", uncoop=[1], pcpus=2,
                     workload=hackbench, duration_s=60.0, vm_workload=loops))
+    out += steps.cells(oltp())
     for c in out:
         c.setdefault("pcpus", PCPUS)
         c.setdefault("duration_s", DURATION_S)
         c["id"] = "%s-%dx-%dg-%s" % (c["group"], c["oc"], c["guests"], c["shape"])
+        if c["group"] == "step-32":
+            c["id"] = "step-32"
         if "load" in c:
             c["id"] += "-load%.0f" % (100 * c["load"])
+        if "schedule" in c:
+            c["id"] += "-" + c["schedule"]
     return out
 
 
@@ -121,7 +132,7 @@ def run_one(bin, cell, seed, tmp):
                             "--seed", str(seed), *OPTS, "--json", "--timeseries",
                             os.path.join(dir, g + ".csv")], stdout=out, check=True)
     runs, series = govmetrics.load(dir)
-    rows = list(govmetrics.rows(runs, series))
+    rows = list(govmetrics.rows(runs, series, step_s=cell.get("step_s")))
     json.dump(rows, open(os.path.join(dir, "rows.json"), "w"))
     return rows
 
@@ -182,7 +193,7 @@ def print_tables(results):
             " steal k / t | mask changes k / t | settled k / t | non-coop guests (target) |")
     groups = []
     for cell, s in results:
-        if cell["group"] not in groups:
+        if cell["group"] not in groups and "step_s" not in cell:
             groups.append(cell["group"])
     for group in groups:
         print("\n**%s**\n" % group)
@@ -239,7 +250,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("bin")
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--only", default="")
+    ap.add_argument("--only", default="", help="run the cells whose id contains one of these "
+                    "comma-separated substrings")
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--raw", help="write every row of every run to this JSON file")
     ap.add_argument("--from-raw", help="tabulate a --raw file instead of running")
@@ -249,14 +261,18 @@ def main():
         seeds = [int(x) for x in a.seeds.split(",")]
     except ValueError:
         ap.error("--seeds %r: expected comma-separated integers, e.g. 1,2,3" % a.seeds)
-    todo = [c for c in cells() if a.only in c["id"]]
+    only = a.only.split(",")
+
+    def chosen(id):
+        return any(o in id for o in only)
+    todo = [c for c in cells() if chosen(c["id"])]
     if not todo:
         ap.error("--only %r matches no cell; cell ids: %s" % (
             a.only, ", ".join(c["id"] for c in cells())))
     if a.from_raw:
         raw = json.load(open(a.from_raw))
         seeds = raw[0]["seeds"]
-        per_cell = [(r["cell"], r["rows"]) for r in raw if a.only in r["cell"]["id"]]
+        per_cell = [(r["cell"], r["rows"]) for r in raw if chosen(r["cell"]["id"])]
         todo = []
     tmp = a.keep or tempfile.mkdtemp(prefix="prefcpu-matrix.")
     try:
@@ -275,8 +291,12 @@ def main():
     print("`python3 bench/sim/matrix.py BIN%s`: governors kernel, kernel-v2, target, oracle; "
           "seeds %s; `prefcpu-sim run S --governor G --seed N %s --json --timeseries F`"
           % (" --only " + a.only if a.only else "", ",".join(map(str, seeds)), " ".join(OPTS)))
-    print_tables([(c, summarise(c, rows)) for c, rows in per_cell])
-    print_regrown(per_cell)
+    flat = [(c, rows) for c, rows in per_cell if "step_s" not in c]
+    if flat:
+        print_tables([(c, summarise(c, rows)) for c, rows in flat])
+        print_regrown(flat)
+    steps.print_tables([(c, steps.summarise(c, rows, govmetrics.GOVERNORS))
+                        for c, rows in per_cell if "step_s" in c], govmetrics.GOVERNORS)
 
 
 if __name__ == "__main__":

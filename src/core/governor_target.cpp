@@ -23,7 +23,8 @@ constexpr std::uint64_t kSaturatedDen = 16;
 constexpr unsigned kMaxGrowWait = 8;
 // A shrink after which the guest, still contended, received less than 7/8 of what justified it
 // cost capacity (the host shares by vCPU): it is undone, and no shrink follows for this many
-// floor_windows.
+// floor_windows. Both sides are means over shrink_after contended intervals: a max before against
+// a mean (or a shorter max) after would undo shrinks that kept the capacity, on noise alone.
 constexpr std::uint64_t kLostNum = 7;
 constexpr std::uint64_t kLostDen = 8;
 constexpr unsigned kUndoneHoldWindows = 4;
@@ -72,15 +73,16 @@ class TargetGovernor final : public Governor {
     if (auto undo = check_last_shrink(busy, contended, knobs)) return *undo;
     shrink_block_ = shrink_block_ > 0 ? shrink_block_ - 1 : 0;
     shrink_streak_ = contended && floor < preferred && shrink_block_ == 0 ? shrink_streak_ + 1 : 0;
+    streak_busy_ = shrink_streak_ > 0 ? streak_busy_ + busy : 0;
     const bool saturated = busy * kSaturatedDen >= preferred * kCpuBp * kSaturatedNum;
     grow_streak_ = steal_bp <= knobs.low_threshold && saturated ? grow_streak_ + 1 : 0;
 
     if (shrink_streak_ >= knobs.shrink_after) {
       if (since_grow_ < knobs.floor_window) grow_wait_ = std::min(grow_wait_ * 2, kMaxGrowWait);
+      verify_ = {interval.preferred_cpus, streak_busy_ / shrink_streak_, knobs.shrink_after,
+                 knobs.shrink_after, 0};
       forget_streaks();
       since_shrink_ = 0;
-      verify_ = {interval.preferred_cpus, *std::max_element(received_.begin(), received_.end()),
-                 knobs.shrink_after, 0};
       return {Decision::kShrink, static_cast<unsigned>(floor)};
     }
     if (grow_streak_ >= grow_wait_ && interval.preferred_cpus < interval.online_cpus) {
@@ -97,9 +99,10 @@ class TargetGovernor final : public Governor {
   // The shrink_after intervals after a shrink: did the guest keep what it received before?
   struct Verify {
     unsigned revert_to = 0;      // preferred CPUs before the shrink
-    std::uint64_t received = 0;  // busy_cpu_bp that justified it
+    std::uint64_t received = 0;  // mean busy_cpu_bp of the streak that justified it
+    unsigned watch = 0;          // contended intervals to watch: shrink_after
     unsigned left = 0;           // intervals still to watch; 0: nothing to verify
-    std::uint64_t best = 0;      // the most received since
+    std::uint64_t since = 0;     // busy_cpu_bp received since, summed
   };
 
   std::optional<Plan> check_last_shrink(std::uint64_t busy, bool contended, const Knobs& knobs) {
@@ -108,8 +111,9 @@ class TargetGovernor final : public Governor {
       verify_.left = 0;  // it no longer wants more: the shrink cost nothing it needed
       return std::nullopt;
     }
-    verify_.best = std::max(verify_.best, busy);
-    if (--verify_.left > 0 || verify_.best * kLostDen >= verify_.received * kLostNum) {
+    verify_.since += busy;
+    if (--verify_.left > 0 ||
+        verify_.since * kLostDen >= verify_.received * verify_.watch * kLostNum) {
       return std::nullopt;
     }
     forget_streaks();
@@ -119,11 +123,13 @@ class TargetGovernor final : public Governor {
 
   void forget_streaks() {
     shrink_streak_ = 0;
+    streak_busy_ = 0;
     grow_streak_ = 0;
   }
 
   std::deque<std::uint64_t> received_;  // busy_cpu_bp of contended intervals, 0 for the others
   unsigned shrink_streak_ = 0;
+  std::uint64_t streak_busy_ = 0;  // busy_cpu_bp summed over the shrink streak
   unsigned grow_streak_ = 0;
   unsigned grow_wait_ = 1;
   unsigned since_grow_ = kLongAgo;

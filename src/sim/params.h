@@ -122,6 +122,15 @@ struct WorkloadParams {
   std::uint32_t tasks_per_vcpu = 1;
 };
 
+// One phase of a VM's load schedule ([[vm.load]]): from at_ns the level (a multiple of the
+// workload's task count) moves to `level`, at once or linearly over ramp_ns (docs/simulator.md,
+// "Load schedules").
+struct LoadPhase {
+  Ns at_ns = 0;
+  double level = 1.0;
+  Ns ramp_ns = 0;
+};
+
 struct VmSpec {
   std::string name;
   std::uint32_t vcpus = 0;
@@ -133,6 +142,7 @@ struct VmSpec {
   std::optional<std::uint32_t> low_threshold;
   GuestParams guest;
   WorkloadParams workload;
+  std::vector<LoadPhase> load;  // empty: the workload at level 1 for the whole run
 };
 
 struct CaseSpec {

@@ -48,6 +48,11 @@ Result<CaseResult> run_case(const Scenario& scenario, const CaseSpec& spec,
     if (!knobs) return knobs.error();
     VmConfig cfg{vm, baseline ? "none" : vm.governor.value_or(options.governor), *knobs};
     cfg.spec.workload = scaled(vm.workload, scale);
+    // The schedule shrinks with the run, so that a step keeps its place in it.
+    for (LoadPhase& phase : cfg.spec.load) {
+      phase.at_ns = static_cast<Ns>(static_cast<double>(phase.at_ns) * scale);
+      phase.ramp_ns = static_cast<Ns>(static_cast<double>(phase.ramp_ns) * scale);
+    }
     config.vms.push_back(std::move(cfg));
   }
   auto sim = Simulation::create(config);

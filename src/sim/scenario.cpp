@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -11,6 +12,12 @@
 #include "core/governor.h"
 #include "sim/oracle.h"
 #include "sim/toml_fields.h"
+#include "sim/workload.h"
+
+#define PREFCPU_TRY(expr)                                \
+  do {                                                   \
+    if (const auto& s_ = (expr); !s_) return s_.error(); \
+  } while (false)
 
 namespace prefcpu::sim {
 
@@ -129,31 +136,91 @@ const toml::table* sub_table(const toml::table& parent, std::string_view key, St
   return node->as_table();
 }
 
-Result<std::vector<const toml::table*>> table_array(const toml::table& root, std::string_view key,
-                                                    std::string_view source) {
+// `full_key` names the array as written in the file ("vm", "vm.load").
+Result<std::vector<const toml::table*>> table_array(const toml::table& parent, std::string_view key,
+                                                    std::string_view where,
+                                                    std::string_view full_key) {
   std::vector<const toml::table*> tables;
-  const toml::node* node = root.get(key);
+  const toml::node* node = parent.get(key);
   if (node == nullptr) return tables;
   const toml::array* array = node->as_array();
   if (array == nullptr) {
-    return make_error("{}: {} is not an array of tables: expected [[{}]] entries", source, key,
-                      key);
+    return make_error("{}: {} is not an array of tables: expected [[{}]] entries", where, key,
+                      full_key);
   }
   for (const auto& item : *array) {
     if (!item.is_table()) {
-      return make_error("{}: an entry of {} is not a table: expected [[{}]]", source, key, key);
+      return make_error("{}: an entry of {} is not a table: expected [[{}]]", where, key, full_key);
     }
     tables.push_back(item.as_table());
   }
   return tables;
 }
 
-}  // namespace
+Ns seconds_to_ns(double s) {
+  return static_cast<Ns>(std::llround(s * 1e9));  // nearest ns; llround is exact
+}
 
-#define PREFCPU_TRY(expr)                                \
-  do {                                                   \
-    if (const auto& s_ = (expr); !s_) return s_.error(); \
-  } while (false)
+// A VM's [[vm.load]] phases: at_s and level required, ramp_s optional; in time order, each
+// starting once the ramp before it has ended, and before the run's end.
+Status read_load(const toml::table& vm_table, const std::string& at, Ns duration_ns,
+                 std::vector<LoadPhase>& load) {
+  auto tables = table_array(vm_table, "load", at, "vm.load");
+  if (!tables) return tables.error();
+  Ns free_from = 0;  // when the previous phase (its ramp included) has ended
+  for (std::size_t i = 0; i < tables->size(); ++i) {
+    std::string where = fmt::format("{} [[vm.load]] #{}", at, i + 1);
+    const toml::table& t = *(*tables)[i];
+    double at_s = -1;
+    double level = -1;
+    double ramp_s = 0;
+    Fields f(&t, where);
+    f.number("at_s", at_s, 0.0, 3600.0);
+    f.number("level", level, 0.0, 10.0);
+    f.number("ramp_s", ramp_s, 0.0, 3600.0);
+    PREFCPU_TRY(f.finish());
+    if (at_s < 0) return make_error("{}: at_s is missing: expected a number of seconds", where);
+    if (level < 0) {
+      return make_error(
+          "{}: level is missing: expected a number in 0..10 (a multiple of the "
+          "workload's tasks)",
+          where);
+    }
+    LoadPhase phase{seconds_to_ns(at_s), level, seconds_to_ns(ramp_s)};
+    if (phase.at_ns >= duration_ns) {
+      return make_error("{}: at_s {} is not before duration_s {}: expected a time within the run",
+                        where, at_s, static_cast<double>(duration_ns) / 1e9);
+    }
+    if (i > 0 && phase.at_ns < free_from) {
+      return make_error(
+          "{}: at_s {} starts before the previous phase has ended at {} s: expected "
+          "phases in time order, each after the previous ramp",
+          where, at_s, static_cast<double>(free_from) / 1e9);
+    }
+    if (i > 0 && phase.at_ns == load.back().at_ns) {
+      return make_error("{}: at_s {} is the previous phase's: expected one phase per time", where,
+                        at_s);
+    }
+    free_from = phase.at_ns + phase.ramp_ns;
+    load.push_back(phase);
+  }
+  return {};
+}
+
+// Only workloads whose level is a task count take a schedule (docs/simulator.md, "Load
+// schedules").
+Status check_load(const VmSpec& vm, const std::string& at) {
+  if (vm.load.empty() || vm.workload.kind == WorkloadKind::kOltp ||
+      vm.workload.kind == WorkloadKind::kCpuBound) {
+    return {};
+  }
+  return make_error(
+      "{}: [[vm.load]] with workload kind \"{}\": expected kind \"oltp\" or "
+      "\"cpu-bound\" (a hackbench run is a fixed job, idle has no tasks)",
+      at, workload_kind_name(vm.workload.kind));
+}
+
+}  // namespace
 
 Result<Scenario> parse_scenario(std::string_view text, std::string_view source) {
   toml::table root;
@@ -206,7 +273,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
       read_workload(sub_table(root, "workload", status, where), where + " [workload]", workload));
   PREFCPU_TRY(status);
 
-  auto vm_tables = table_array(root, "vm", source);
+  auto vm_tables = table_array(root, "vm", source, "vm");
   if (!vm_tables) return vm_tables.error();
   if (vm_tables->empty()) return make_error("{}: no [[vm]]: expected at least one", where);
   std::vector<VmSpec> vms;
@@ -236,6 +303,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
     f.optional_integer("low_threshold", vm.low_threshold, 0, UINT32_MAX);
     f.known("guest");
     f.known("workload");
+    f.known("load");
     PREFCPU_TRY(f.finish());
     if (vm.vcpus == 0) return make_error("{}: vcpus is missing: expected an integer >= 1", at);
     PREFCPU_TRY(read_guest(sub_table(t, "guest", status, at), at + " [guest]", vm.guest));
@@ -253,12 +321,18 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
     vm_workloads.push_back(sub_table(t, "workload", status, at));
     PREFCPU_TRY(status);
     PREFCPU_TRY(read_workload(vm_workloads.back(), at + " [workload]", vm.workload));
+    PREFCPU_TRY(read_load(t, at, scenario.duration_ns, vm.load));
     vms.push_back(std::move(vm));
   }
 
-  auto case_tables = table_array(root, "case", source);
+  auto case_tables = table_array(root, "case", source, "case");
   if (!case_tables) return case_tables.error();
-  if (case_tables->empty()) scenario.cases.push_back(CaseSpec{scenario.name, vms});
+  if (case_tables->empty()) {
+    for (std::size_t i = 0; i < vms.size(); ++i) {
+      PREFCPU_TRY(check_load(vms[i], fmt::format("{} [[vm]] #{}", where, i + 1)));
+    }
+    scenario.cases.push_back(CaseSpec{scenario.name, vms});
+  }
   for (std::size_t i = 0; i < case_tables->size(); ++i) {
     const toml::table& t = *(*case_tables)[i];
     std::string at = fmt::format("{} [[case]] #{}", where, i + 1);
@@ -269,8 +343,9 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
     PREFCPU_TRY(f.finish());
     const toml::table* overrides = sub_table(t, "workload", status, at);
     PREFCPU_TRY(status);
-    for (auto& vm : spec.vms) {
-      PREFCPU_TRY(read_workload(overrides, at + " [workload]", vm.workload));
+    for (std::size_t v = 0; v < spec.vms.size(); ++v) {
+      PREFCPU_TRY(read_workload(overrides, at + " [workload]", spec.vms[v].workload));
+      PREFCPU_TRY(check_load(spec.vms[v], fmt::format("{} [[vm]] #{}", at, v + 1)));
     }
     scenario.cases.push_back(std::move(spec));
   }

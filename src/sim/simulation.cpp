@@ -89,7 +89,7 @@ Status Simulation::setup(const RunConfig& config) {
   w_.host_queue.reserve(total_vcpus);
   for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
     Vm& vm = w_.vms[i];
-    vm.workload = make_workload(config.vms[i].spec.workload, vm.vcpus);
+    vm.workload = make_workload(config.vms[i].spec.workload, config.vms[i].spec.load);
     vm.finite = vm.workload->finite();
     vm.workload->setup(*this, i);
     if (vm.finite) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sim/load_schedule.h"
+
 namespace prefcpu::sim {
 
 namespace {
@@ -118,10 +120,12 @@ class Hackbench final : public Workload {
 
 // The DayTrader stand-in: workers run transactions of `statements` CPU bursts, each followed by
 // a critical section on one of `locks` shared locks, then wait so that the offered CPU load is
-// `load` x vCPUs when nothing contends.
+// `load` x vCPUs when nothing contends. A load schedule scales the number of workers; a worker
+// above the count parks between transactions (it holds no lock there).
 class Oltp final : public Workload {
  public:
-  explicit Oltp(const WorkloadParams& params) : p_(params) {}
+  Oltp(const WorkloadParams& params, std::vector<LoadPhase> load)
+      : p_(params), load_(std::move(load)) {}
 
   void setup(Simulation& sim, std::uint32_t vm) override {
     std::uint32_t vcpus = sim.vms()[vm].vcpus;
@@ -131,14 +135,20 @@ class Oltp final : public Workload {
         static_cast<double>(p_.statements) * static_cast<double>(p_.statement_ns + p_.hold_ns);
     double wait = txn_cpu * (static_cast<double>(workers) / (p_.load * vcpus) - 1.0);
     wait_ns_ = wait > 1.0 ? static_cast<Ns>(wait) : 0;
-    workers_.resize(workers);
-    for (std::uint32_t i = 0; i < workers; ++i) sim.add_task(vm, i, i % vcpus);
+    // The wait stays that of `workers`: level x workers offers level x load.
+    schedule_ = LoadSchedule(load_, workers);
+    clock_ = &sim;
+    workers_.resize(schedule_.max_tasks());
+    for (std::uint32_t i = 0; i < schedule_.max_tasks(); ++i) sim.add_task(vm, i, i % vcpus);
   }
 
   Op next(Task& task, Vm& vm) override {
     Worker& me = workers_[task.local];
     switch (me.next) {
       case Step::kStatement:
+        if (me.statements == 0) {
+          if (auto parked = park(schedule_, task.local, clock_->now())) return *parked;
+        }
         me.next = Step::kLock;
         return Op{OpKind::kCompute, 0, vm.rng.exponential(p_.statement_ns)};
       case Step::kLock:
@@ -172,32 +182,43 @@ class Oltp final : public Workload {
   };
 
   WorkloadParams p_;
+  std::vector<LoadPhase> load_;
+  LoadSchedule schedule_;
+  const Simulation* clock_ = nullptr;
   std::vector<std::uint32_t> locks_;
   std::vector<Worker> workers_;  // by task.local
   Ns wait_ns_ = 0;
 };
 
-// Spinning tasks: pure CPU, never block. Work done is the metric.
+// Spinning tasks: pure CPU, never block. Work done is the metric. A load schedule scales the
+// number of spinning tasks; a task above the count parks after its chunk.
 class CpuBound final : public Workload {
  public:
-  explicit CpuBound(const WorkloadParams& params) : p_(params) {}
+  CpuBound(const WorkloadParams& params, std::vector<LoadPhase> load)
+      : p_(params), load_(std::move(load)) {}
 
   void setup(Simulation& sim, std::uint32_t vm) override {
     std::uint32_t vcpus = sim.vms()[vm].vcpus;
-    std::uint32_t tasks = std::max(1U, p_.tasks_per_vcpu * vcpus);
-    started_.assign(tasks, false);
-    for (std::uint32_t i = 0; i < tasks; ++i) sim.add_task(vm, i, i % vcpus);
+    schedule_ = LoadSchedule(load_, std::max(1U, p_.tasks_per_vcpu * vcpus));
+    clock_ = &sim;
+    started_.assign(schedule_.max_tasks(), false);
+    for (std::uint32_t i = 0; i < schedule_.max_tasks(); ++i) sim.add_task(vm, i, i % vcpus);
   }
 
   Op next(Task& task, Vm& vm) override {
     // A chunk is a unit once done, i.e. when the task asks for the next one.
     if (started_[task.local]) ++vm.stats.units;
+    started_[task.local] = false;
+    if (auto parked = park(schedule_, task.local, clock_->now())) return *parked;
     started_[task.local] = true;
     return Op{OpKind::kCompute, 0, p_.chunk_ns};
   }
 
  private:
   WorkloadParams p_;
+  std::vector<LoadPhase> load_;
+  LoadSchedule schedule_;
+  const Simulation* clock_ = nullptr;
   std::vector<bool> started_;  // by task.local
 };
 
@@ -209,14 +230,15 @@ class Idle final : public Workload {
 
 }  // namespace
 
-std::unique_ptr<Workload> make_workload(const WorkloadParams& params, std::uint32_t /*vcpus*/) {
+std::unique_ptr<Workload> make_workload(const WorkloadParams& params,
+                                        const std::vector<LoadPhase>& load) {
   switch (params.kind) {
     case WorkloadKind::kHackbench:
       return std::make_unique<Hackbench>(params);
     case WorkloadKind::kOltp:
-      return std::make_unique<Oltp>(params);
+      return std::make_unique<Oltp>(params, load);
     case WorkloadKind::kCpuBound:
-      return std::make_unique<CpuBound>(params);
+      return std::make_unique<CpuBound>(params, load);
     case WorkloadKind::kIdle:
       break;
   }

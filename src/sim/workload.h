@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "sim/sim.h"
 
@@ -19,7 +20,9 @@ class Workload {
   virtual bool finite() const { return false; }
 };
 
-std::unique_ptr<Workload> make_workload(const WorkloadParams& params, std::uint32_t vcpus);
+// `load`: the VM's load schedule; only oltp and cpu-bound take one (the scenario checks).
+std::unique_ptr<Workload> make_workload(const WorkloadParams& params,
+                                        const std::vector<LoadPhase>& load);
 
 std::string_view workload_kind_name(WorkloadKind kind);
 // "time_s", "tps" or "work".

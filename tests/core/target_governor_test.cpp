@@ -150,6 +150,24 @@ TEST(TargetGovernor, AShrinkThatKeepsSevenEighthsStands) {
   EXPECT_EQ(guest.changes(), 1U);
 }
 
+// The undo rule compares like with like: the mean the guest received over the streak that
+// justified the shrink against the mean over as many contended intervals after it. Noisy busy
+// time (a max of 12 CPUs, a mean of 9.3) followed by a steady 9.7 keeps the shrink; a rule that
+// held the window's max against what came after would undo it on noise alone.
+TEST(TargetGovernor, NoiseDoesNotUndoAShrinkThatKeptTheMeanCapacity) {
+  Guest guest("target");
+  (void)guest.tick(2400, 1200);  // learns
+  (void)guest.tick(2400, 800);
+  (void)guest.tick(2400, 1200);
+  (void)guest.tick(2400, 800);
+  ASSERT_EQ(guest.preferred(), 14U) << "12 CPUs at most received, 1/8 headroom";
+  for (std::uint64_t busy : {1000U, 900U, 1000U, 1000U, 900U, 1000U, 1000U, 900U}) {
+    (void)guest.tick(1200, busy);
+    EXPECT_EQ(guest.preferred(), 14U) << "9.3 CPUs before, 9.7 after: the shrink stands";
+  }
+  EXPECT_EQ(guest.changes(), 1U);
+}
+
 TEST(TargetGovernor, ShrinkNeedsShrinkAfterConsistentIntervals) {
   Guest guest("target");
   (void)guest.tick(0, 0);  // learns

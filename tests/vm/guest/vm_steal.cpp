@@ -14,11 +14,13 @@
 // zero steal, a spurious grow, and its catch-up as a burst, a spurious shrink).
 // Host-fed mode, `vm-steal --host-feed DEV OUT CTL_DIR` (bench/overcommit, docs/overcommit.md):
 // the steal is real. The host streams lines over a serial port DEV:
-//   "S NS0 NS1 ..."  each vCPU thread's run_delay (ns runnable but not running, from
-//                    /proc/PID/task/TID/schedstat), cumulative; the first line is the baseline;
+//   "S NS RD0:RT0 RD1:RT1 ..."  the host's clock, then each vCPU thread's run_delay (ns runnable
+//                    but not running) and run time (ns on a CPU), cumulative, from
+//                    /proc/PID/task/TID/schedstat; the first line is the baseline;
 //   "G K"            creates CTL/go.K (the host's start signal for run K).
-// OUT is then the real /proc/stat with each cpuN line's steal raised by its vCPU's run_delay in
-// USER_HZ ticks, and the aggregate by their sum, rewritten on every "S" line.
+// OUT is then what a KVM guest's /proc/stat would read (KvmView below), rewritten on every "S"
+// line: since the first line, each cpuN line gains its vCPU's run time as busy, run_delay as
+// steal and the rest of the host's time as idle, in USER_HZ ticks; the aggregate is their sum.
 // Built by tests/vm/vm-run.sh with the host compiler, static, and copied into the initramfs.
 #include <fcntl.h>
 #include <poll.h>
@@ -76,13 +78,35 @@ bool write_file_atomically(const std::string& path, const std::string& text, std
   return ok && rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-// proc_stat with the steal (8th value) of the aggregate line set to `steal`, or, when `steal` is
-// null, raised by the sum of `added`; each cpuN line's steal raised by added[N]. `online` counts
-// the cpuN lines. Empty when a cpu line does not parse.
-std::string synthesize(const std::string& proc_stat, const std::uint64_t* steal,
-                       const std::vector<std::uint64_t>& added, unsigned& online) {
-  std::uint64_t added_sum = 0;
-  for (std::uint64_t ticks : added) added_sum += ticks;
+// A "cpu" or "cpuN" line of /proc/stat: its name and its values (8 to 10 of them).
+struct CpuLine {
+  std::string name;
+  std::uint64_t v[10] = {};
+  int count = 0;
+};
+
+bool parse_cpu_line(const std::string& line, CpuLine& cpu) {
+  char name[16];
+  unsigned long long v[10] = {};
+  int got = std::sscanf(line.c_str(), "%15s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                        name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+  if (got < 9) return false;
+  cpu.name = name;
+  cpu.count = got - 1;
+  for (int i = 0; i < cpu.count; ++i) cpu.v[i] = v[i];
+  return true;
+}
+
+std::string format_cpu_line(const CpuLine& cpu) {
+  std::string line = cpu.name;
+  if (cpu.name == "cpu") line += " ";  // the kernel's own spacing
+  for (int i = 0; i < cpu.count; ++i) line += " " + std::to_string(cpu.v[i]);
+  return line;
+}
+
+// proc_stat with the steal (8th value) of the aggregate line set to `steal`. `online` counts the
+// cpuN lines. Empty when a cpu line does not parse.
+std::string synthesize(const std::string& proc_stat, std::uint64_t steal, unsigned& online) {
   std::string out;
   online = 0;
   size_t pos = 0;
@@ -92,23 +116,14 @@ std::string synthesize(const std::string& proc_stat, const std::uint64_t* steal,
     std::string line = proc_stat.substr(pos, end - pos);
     pos = end + 1;
     if (line.rfind("cpu", 0) == 0) {
-      char name[16];
-      unsigned long long v[10] = {};
-      int got =
-          std::sscanf(line.c_str(), "%15s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", name,
-                      &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
-      if (got < 9) return {};
-      bool aggregate = std::strcmp(name, "cpu") == 0;
-      if (aggregate) {
-        v[7] = steal != nullptr ? *steal : v[7] + added_sum;
+      CpuLine cpu;
+      if (!parse_cpu_line(line, cpu)) return {};
+      if (cpu.name == "cpu") {
+        cpu.v[7] = steal;
       } else {
-        unsigned long index = std::strtoul(name + 3, nullptr, 10);
-        if (index < added.size()) v[7] += added[index];
         ++online;
       }
-      line = name;
-      if (aggregate) line += " ";
-      for (int i = 0; i < got - 1; ++i) line += " " + std::to_string(v[i]);
+      line = format_cpu_line(cpu);
     }
     out += line;
     out += '\n';
@@ -130,21 +145,131 @@ long long read_number(const std::string& path, long long fallback) {
   return read_file(path, text) ? parse_number(text, fallback) : fallback;
 }
 
-// One "S" line: cumulative run_delay ns per vCPU -> ticks added since the first line.
-bool parse_run_delays(const std::string& line, std::vector<std::uint64_t>& ns) {
-  ns.clear();
-  const char* p = line.c_str() + 1;
-  for (;;) {
-    while (*p == ' ') ++p;
-    if (*p == '\0') return !ns.empty();
-    char* end = nullptr;
-    errno = 0;
-    unsigned long long value = std::strtoull(p, &end, 10);
-    if (errno != 0 || end == p || (*end != ' ' && *end != '\0')) return false;
-    ns.push_back(value);
-    p = end;
-  }
+// One "S" line of the host: its clock, then each vCPU thread's cumulative run_delay and run time.
+struct FeedSample {
+  std::uint64_t host_ns = 0;
+  std::vector<std::uint64_t> delay_ns;
+  std::vector<std::uint64_t> run_ns;
+};
+
+bool parse_number_at(const char*& p, char stop, std::uint64_t& value) {
+  char* end = nullptr;
+  errno = 0;
+  value = std::strtoull(p, &end, 10);
+  if (errno != 0 || end == p || *end != stop) return false;
+  p = end + 1;
+  return true;
 }
+
+bool parse_feed_line(std::string line, FeedSample& sample) {
+  sample.delay_ns.clear();
+  sample.run_ns.clear();
+  line += ' ';  // every number now ends in a separator
+  const char* p = line.c_str() + 2;
+  if (!parse_number_at(p, ' ', sample.host_ns)) return false;
+  while (*p != '\0') {
+    std::uint64_t delay = 0;
+    std::uint64_t run = 0;
+    if (!parse_number_at(p, ':', delay) || !parse_number_at(p, ' ', run)) return false;
+    sample.delay_ns.push_back(delay);
+    sample.run_ns.push_back(run);
+  }
+  return !sample.delay_ns.empty();
+}
+
+// What a KVM guest's /proc/stat would read, from the host's accounting of each vCPU thread since
+// `first`: run time as busy (user), run_delay as steal, the rest of the host's time as idle; the
+// guest's own counters as they were at `first` underneath, so every value only grows. A TCG
+// guest's tick cannot be used: it books a whole tick to whatever runs when it fires, and a vCPU
+// that runs at least once per tick period gets every tick, so its busy time reads the host's
+// wall time whatever share of the host it received. cpuN lines beyond the vCPUs pass through.
+class KvmView {
+ public:
+  explicit KvmView(std::uint64_t ns_per_tick) : ns_per_tick_(ns_per_tick) {}
+
+  // `proc_stat` is the guest's; empty when a cpu line does not parse.
+  std::string render(const std::string& proc_stat, const FeedSample& now) {
+    std::vector<std::string> lines = split_lines(proc_stat);
+    if (first_.delay_ns.size() != now.delay_ns.size()) rebase(lines, now);
+    std::vector<CpuLine> cpus(lines.size());
+    CpuLine* total = nullptr;
+    std::uint64_t sum[10] = {};
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].rfind("cpu", 0) != 0) continue;
+      if (!parse_cpu_line(lines[i], cpus[i])) return {};
+      long index = vcpu_index(cpus[i]);
+      if (index < 0) {
+        total = &cpus[i];
+        continue;
+      }
+      if (static_cast<size_t>(index) < base_.size())
+        cpus[i] = vcpu_line(static_cast<size_t>(index), now);
+      for (int f = 0; f < cpus[i].count; ++f) sum[f] += cpus[i].v[f];
+      lines[i] = format_cpu_line(cpus[i]);
+    }
+    if (total != nullptr) std::copy(std::begin(sum), std::end(sum), std::begin(total->v));
+    std::string out;
+    for (size_t i = 0; i < lines.size(); ++i)
+      out += (&cpus[i] == total ? format_cpu_line(*total) : lines[i]) + '\n';
+    return out;
+  }
+
+ private:
+  static std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    for (size_t pos = 0; pos < text.size();) {
+      size_t end = std::min(text.find('\n', pos), text.size());
+      lines.push_back(text.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    return lines;
+  }
+
+  // N of a "cpuN" line; -1 for the aggregate "cpu" line.
+  static long vcpu_index(const CpuLine& cpu) {
+    return cpu.name.size() > 3 ? std::strtol(cpu.name.c_str() + 3, nullptr, 10) : -1;
+  }
+
+  void rebase(const std::vector<std::string>& lines, const FeedSample& now) {
+    first_ = now;
+    base_.assign(now.delay_ns.size(), CpuLine{});
+    idle_.assign(now.delay_ns.size(), 0);
+    for (const std::string& line : lines) {
+      CpuLine cpu;
+      if (line.rfind("cpu", 0) != 0 || !parse_cpu_line(line, cpu)) continue;
+      long index = vcpu_index(cpu);
+      if (index >= 0 && static_cast<size_t>(index) < base_.size())
+        base_[static_cast<size_t>(index)] = cpu;
+    }
+  }
+
+  std::uint64_t ticks_since(std::uint64_t now, std::uint64_t first) const {
+    return now > first ? (now - first) / ns_per_tick_ : 0;
+  }
+
+  CpuLine vcpu_line(size_t index, const FeedSample& now) {
+    CpuLine cpu = base_[index];
+    if (cpu.count == 0) {  // a vCPU that came online after the first line
+      cpu.name = "cpu" + std::to_string(index);
+      cpu.count = 8;
+    }
+    std::uint64_t run = ticks_since(now.run_ns[index], first_.run_ns[index]);
+    std::uint64_t delay = ticks_since(now.delay_ns[index], first_.delay_ns[index]);
+    std::uint64_t wall = ticks_since(now.host_ns, first_.host_ns);
+    // The host's clock, its schedstat and the rounding to ticks disagree by a tick or so: idle
+    // never goes back.
+    if (wall > run + delay) idle_[index] = std::max(idle_[index], wall - run - delay);
+    cpu.v[0] += run;
+    cpu.v[3] += idle_[index];
+    cpu.v[7] += delay;
+    return cpu;
+  }
+
+  std::uint64_t ns_per_tick_;
+  FeedSample first_;
+  std::vector<CpuLine> base_;        // the guest's cpuN lines at `first_`
+  std::vector<std::uint64_t> idle_;  // idle ticks added so far, per vCPU
+};
 
 // A serial port gives bytes as they come; raw, so that nothing is echoed back to the host or
 // held for a line editor. A FIFO or file (tests) is used as it is.
@@ -168,12 +293,10 @@ int host_feed(const std::string& device, const std::string& out_path, const std:
   write_file_atomically(ctl + "/ready", "1\n");
   const long user_hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
   const std::uint64_t ns_per_tick = 1'000'000'000ULL / static_cast<std::uint64_t>(user_hz);
-  std::vector<std::uint64_t> baseline;
-  std::vector<std::uint64_t> ns;
-  std::vector<std::uint64_t> added;
+  KvmView view(ns_per_tick);
+  FeedSample sample;
   std::string pending;
   std::string proc_stat;
-  unsigned online = 0;
   char buffer[4096];
   for (;;) {
     ssize_t n = read(fd, buffer, sizeof buffer);
@@ -193,16 +316,12 @@ int host_feed(const std::string& device, const std::string& out_path, const std:
         write_file_atomically(ctl + "/go." + line.substr(2), "1\n");
         continue;
       }
-      if (line.rfind("S ", 0) != 0 || !parse_run_delays(line, ns)) continue;  // noise
-      if (baseline.size() != ns.size()) baseline = ns;  // the first line, or a new thread set
-      added.assign(ns.size(), 0);
-      for (size_t i = 0; i < ns.size(); ++i)
-        added[i] = ns[i] > baseline[i] ? (ns[i] - baseline[i]) / ns_per_tick : 0;
+      if (line.rfind("S ", 0) != 0 || !parse_feed_line(line, sample)) continue;  // noise
       if (!read_file("/proc/stat", proc_stat)) {
         std::perror("vm-steal: reading /proc/stat");
         return 1;
       }
-      std::string text = synthesize(proc_stat, nullptr, added, online);
+      std::string text = view.render(proc_stat, sample);
       if (text.empty() || !write_file_atomically(out_path, text)) {
         complain("vm-steal: cannot write " + out_path + "\n");
         return 1;
@@ -291,7 +410,7 @@ int main(int argc, char** argv) {
       std::perror("vm-steal: reading /proc/stat");
       return 1;
     }
-    text = synthesize(proc_stat, &steal, {}, online);
+    text = synthesize(proc_stat, steal, online);
     // The temporary file lives in CTL_DIR: its opens must not wake the watch on OUT's directory.
     if (text.empty() || !write_file_atomically(out_path, text, ctl + "/out.tmp")) {
       complain("vm-steal: cannot write " + out_path + "\n");
