@@ -146,8 +146,8 @@ done
 check daemon.cpuset wait_until "$T_STEP" cg_cpus_is work 2-3
 # Every movable kthread now runs on its boot mask ∩ 2-3 (none of them may stay on 0-1 or 4-7).
 if wait_until "$T_STEP" kthreads_follow "$pref"; then
-  pass daemon.kthreads "all $KT_MOVABLE movable kthreads on boot mask ∩ $pref," \
-    "$(grep -o '"confined": *[0-9]*' "$STATE/status.json")"
+  confined=$(grep -o '"confined": *[0-9]*' "$STATE/status.json")
+  pass daemon.kthreads "all $KT_MOVABLE movable kthreads on boot mask ∩ $pref, status $confined"
 else
   fail daemon.kthreads "not following $pref: $(kthreads_astray "$pref" | tr '\n' ' ')"
 fi
