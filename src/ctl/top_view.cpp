@@ -135,8 +135,12 @@ std::string render_top(const nlohmann::json& status, const nlohmann::json& histo
       const auto& entry = entries[i];
       if (!is_decision(entry, i > 0 ? &entries[i - 1] : nullptr)) continue;
       const auto& at = get(entry, "monotonic_ns");
-      double age = now.is_number() && at.is_number()
-                       ? static_cast<double>(now.get<std::int64_t>() - at.get<std::int64_t>()) / 1e9
+      // Integers only, subtracted as doubles: a float or an extreme value in a hand-edited file
+      // must not overflow.
+      double age = now.is_number_integer() && at.is_number_integer()
+                       ? (static_cast<double>(now.get<std::int64_t>()) -
+                          static_cast<double>(at.get<std::int64_t>())) /
+                             1e9
                        : 0.0;
       lines.push_back(fmt::format("{:10.1f}  {:<8}  {:<9}  {}\n", -age, text(get(entry, "action")),
                                   percent(steal_of(get(entry, "steal_bp"))),

@@ -30,8 +30,10 @@ class Fields {
                std::int64_t max = std::numeric_limits<std::int64_t>::max()) {
     const toml::node* node = find(key);
     if (node == nullptr) return;
+    // is_integer first: toml++ converts a float to an integer unchecked (UB past the range).
+    if (!node->is_integer()) return fail(key, "is not an integer", range(min, max));
     auto value = node->value<std::int64_t>();
-    if (!node->is_integer() || !value) return fail(key, "is not an integer", range(min, max));
+    if (!value) return fail(key, "is not an integer", range(min, max));
     if (*value < min || *value > max) {
       return fail(key, fmt::format("is {}", *value), range(min, max));
     }

@@ -57,6 +57,9 @@ TEST(Scenario, ErrorsNameTheKeyAndWhatIsAccepted) {
       << kind;
   std::string type = error_of("name = \"t\"\n[host]\npcpus = \"four\"\n[[vm]]\nvcpus = 2\n");
   EXPECT_NE(type.find("pcpus is not an integer"), std::string::npos) << type;
+  // A float past int64's range: toml++ would convert it unchecked (UB, found by fuzz_scenario).
+  std::string huge = error_of("name = \"t\"\n[host]\npcpus = 7.7e41\n[[vm]]\nvcpus = 2\n");
+  EXPECT_NE(huge.find("pcpus is not an integer"), std::string::npos) << huge;
   std::string range = error_of("name = \"t\"\n[host]\npcpus = 0\n[[vm]]\nvcpus = 2\n");
   EXPECT_NE(range.find("pcpus is 0: expected an integer in 1..4096"), std::string::npos) << range;
   std::string governor = error_of(std::string(base) + "governor = \"magic\"\n");
