@@ -127,45 +127,36 @@ TEST(Options, ParsesTheIssuesFlagsWithTheirDefaults) {
   EXPECT_FALSE(parsed.options->config_given);
 }
 
-TEST(Options, NoWorkqueuesTurnsTheWorkqueuesOff) {
-  EXPECT_TRUE(Config{}.workqueues) << "on by default";
-  std::vector<std::string> args{"prefcpud", "--no-workqueues"};
+// A housekeeping switch: on by default, off by --no-KEY or `KEY = false`, and only that one
+// switch; anything but a boolean in the file is refused with what is accepted.
+void expect_off_switch(const std::string& key, bool Config::*field, bool Config::*other,
+                       const char* bad_value) {
+  EXPECT_TRUE(Config{}.*field) << key << " on by default";
+  std::vector<std::string> args{"prefcpud", "--no-" + key};
   std::vector<char*> argv;
   argv.reserve(args.size());
   for (auto& arg : args) argv.push_back(arg.data());
   auto parsed = parse_cli(static_cast<int>(argv.size()), argv.data());
-  ASSERT_TRUE(parsed.options.has_value());
+  ASSERT_TRUE(parsed.options.has_value()) << key;
   auto config = apply_cli(Config{}, *parsed.options);
-  ASSERT_TRUE(config.ok());
-  EXPECT_FALSE(config->workqueues);
-  auto file = parse_config("workqueues = false\n", "test.toml");
-  ASSERT_TRUE(file.ok());
-  EXPECT_FALSE(file->workqueues);
-  auto bad = parse_config("workqueues = \"off\"\n", "test.toml");
-  ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().message.find("workqueues must be true or false"), std::string::npos)
+  ASSERT_TRUE(config.ok()) << key;
+  EXPECT_FALSE((*config).*field) << key;
+  EXPECT_TRUE((*config).*other) << "one knob each: --no-" << key;
+  auto file = parse_config(key + " = false\n", "test.toml");
+  ASSERT_TRUE(file.ok()) << key;
+  EXPECT_FALSE((*file).*field) << key;
+  auto bad = parse_config(key + " = " + bad_value + "\n", "test.toml");
+  ASSERT_FALSE(bad.ok()) << key;
+  EXPECT_NE(bad.error().message.find(key + " must be true or false"), std::string::npos)
       << bad.error().message;
 }
 
+TEST(Options, NoWorkqueuesTurnsTheWorkqueuesOff) {
+  expect_off_switch("workqueues", &Config::workqueues, &Config::kthreads, "\"off\"");
+}
+
 TEST(Options, NoKthreadsTurnsTheKthreadsOff) {
-  EXPECT_TRUE(Config{}.kthreads) << "on by default";
-  std::vector<std::string> args{"prefcpud", "--no-kthreads"};
-  std::vector<char*> argv;
-  argv.reserve(args.size());
-  for (auto& arg : args) argv.push_back(arg.data());
-  auto parsed = parse_cli(static_cast<int>(argv.size()), argv.data());
-  ASSERT_TRUE(parsed.options.has_value());
-  auto config = apply_cli(Config{}, *parsed.options);
-  ASSERT_TRUE(config.ok());
-  EXPECT_FALSE(config->kthreads);
-  EXPECT_TRUE(config->workqueues) << "one knob each";
-  auto file = parse_config("kthreads = false\n", "test.toml");
-  ASSERT_TRUE(file.ok());
-  EXPECT_FALSE(file->kthreads);
-  auto bad = parse_config("kthreads = 1\n", "test.toml");
-  ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().message.find("kthreads must be true or false"), std::string::npos)
-      << bad.error().message;
+  expect_off_switch("kthreads", &Config::kthreads, &Config::workqueues, "1");
 }
 
 TEST(Environment, TellsGuestsFromBareMetalAndDom0) {
