@@ -21,6 +21,7 @@
 // OUT is then what a KVM guest's /proc/stat would read (KvmView below), rewritten on every "S"
 // line: since the first line, each cpuN line gains its vCPU's run time as busy, run_delay as
 // steal and the rest of the host's time as idle, in USER_HZ ticks; the aggregate is their sum.
+// It runs at SCHED_FIFO: as ordinary process it fell behind a guest's load (docs/overcommit.md).
 // Built by tests/vm/vm-run.sh with the host compiler, static, and copied into the initramfs.
 #include <fcntl.h>
 #include <poll.h>
@@ -290,6 +291,13 @@ int host_feed(const std::string& device, const std::string& out_path, const std:
     return 1;
   }
   make_raw(fd);
+  // The guest half of the kernel's steal accounting: a KVM guest's is never behind its load.
+  sched_param param{};
+  param.sched_priority = 1;
+  if (sched_setscheduler(0, SCHED_FIFO, &param) != 0) {
+    complain("vm-steal: cannot run at SCHED_FIFO: " + std::string(std::strerror(errno)) + "\n");
+    return 1;
+  }
   write_file_atomically(ctl + "/ready", "1\n");
   const long user_hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
   const std::uint64_t ns_per_tick = 1'000'000'000ULL / static_cast<std::uint64_t>(user_hz);
