@@ -9,7 +9,7 @@
 #   spin: one shell busy loop per vCPU, nothing shared: the cost of time-sharing vCPU threads;
 #   hackbench: the rig's work, timed, then once more under perf (cpu-clock samples, kernel symbols),
 #   to see where the vCPUs' time goes. Results: "INFO tcg-profile ..." lines.
-runs=3 loops=300 spin=200000 confined=0
+runs=3 loops=300 spin="" confined=0
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     tcg_profile.runs=*) runs=${arg#*=} ;;
@@ -27,6 +27,8 @@ timed() {
   t1=$(now_ms)
   echo $(( t1 - t0 ))
 }
+# The control's work scales with hackbench's loops: 200,000 steps at -l 300.
+spin=${spin:-$(( loops * 2000 / 3 ))}
 all=$(online)
 # One busy loop per vCPU, of SPIN steps each, in one script so that taskset confines them all.
 cat >"$VM_TMP/spinners.sh" <<EOF
