@@ -97,8 +97,9 @@ class KthreadActuator final : public Actuator {
     return {
         {"state", state()},
         {"confined", moved_.size()},
-        {"kthreads", kthreads_},
-        {"movable", movable_},
+        {"scans", scans_},
+        {"kthreads", scans_ > 0 ? nlohmann::json(kthreads_) : nlohmann::json(nullptr)},
+        {"movable", scans_ > 0 ? nlohmann::json(movable_) : nlohmann::json(nullptr)},
         {"moves", moves_},
         {"restored", restored_},
         {"left_alone", left_alone_},
@@ -124,6 +125,10 @@ class KthreadActuator final : public Actuator {
 
   Status follow(const CpuSet& preferred, const CpuSet& online) {
     if (!unavailable_.empty()) return {};
+    // Nothing confined and every online CPU preferred: each thread's target is its own mask, so
+    // a scan could move nothing (persist() only retries a journal write that failed).
+    if (moved_.empty() && online.is_subset_of(preferred)) return persist();
+    ++scans_;
     auto names = fs_.list(options_.proc_root);
     if (!names) {
       if (!unavailable_errno(names.error().errno_value) && !gone_errno(names.error().errno_value)) {
@@ -344,6 +349,7 @@ class KthreadActuator final : public Actuator {
   std::map<pid_t, std::uint64_t> refused_;  // TID -> start time: EINVAL once, not tried again
   CpuSet online_;
   bool applied_ = false;
+  std::uint64_t scans_ = 0;     // of /proc: only while a thread is or may be confined
   std::uint64_t kthreads_ = 0;  // kernel threads seen by the last scan
   std::uint64_t movable_ = 0;   // of which prefcpu may move (moved or not)
   std::uint64_t moves_ = 0;

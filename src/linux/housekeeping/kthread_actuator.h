@@ -45,7 +45,8 @@ enum class KthreadKind {
 };
 KthreadKind classify_kthread(const PidStat& stat, const CpuSet& allowed);
 
-// Its journal section is kKthreadSection (kthread_journal.h).
+// Its journal section is kKthreadSection (kthread_journal.h). An apply lists PROC_ROOT only
+// while a thread is confined or preferred lacks an online CPU: otherwise no thread can move.
 std::unique_ptr<Actuator> make_kthread_actuator(KernelFs& fs, Journal& journal,
                                                 KthreadOptions options);
 
