@@ -8,7 +8,7 @@ RUN_PACKAGES   := $(BUILD_PACKAGES) util-linux
 # make deb: dpkg-buildpackage, debhelper and lintian (TEST_PACKAGES uses it, so it comes first).
 DEB_PACKAGES   := $(BUILD_PACKAGES) debhelper dpkg-dev lintian cpio
 TEST_PACKAGES  := $(BUILD_PACKAGES) util-linux procps irqbalance gnuplot-nox curl \
-                  qemu-system-x86 busybox-static cpio kmod zstd rt-tests python3 \
+                  qemu-system-x86 busybox-static cpio kmod zstd rt-tests python3 linux-perf \
                   mmdebstrap $(filter-out $(BUILD_PACKAGES),$(DEB_PACKAGES))
 LINT_PACKAGES  := $(BUILD_PACKAGES) clang-format clang-tidy
 # The overcommit rig (bench/overcommit): the VM rig plus the guests' workloads.
@@ -24,7 +24,7 @@ FUZZ_SECONDS ?= 10
 ENSURE    := scripts/ensure-packages.sh
 
 .PHONY: all build run test vmtest lint format bench install deb clean fuzz mutants deps-build deps-test \
-        deps-run deps-lint deps-rig deps-fuzz deps-deb overcommit validate-sim
+        deps-run deps-lint deps-rig deps-fuzz deps-deb overcommit validate-sim tcg-cost tcg-profile
 
 all: build
 
@@ -61,6 +61,13 @@ vmtest: deps-test build deb
 overcommit: deps-rig build
 	bench/overcommit/run.sh --bin-dir $(BUILD)/bin $(OVERCOMMIT_ARGS)
 
+# The tcg profile's costs measured in a guest, and where an overcommitted TCG guest's time goes
+# (docs/simulator.md, "The tcg profile, measured"); run alone, a few minutes each.
+tcg-cost: deps-rig build
+	bench/overcommit/tcg-cost.sh --bin-dir $(BUILD)/bin --reps 9 --scale 20
+tcg-profile: deps-rig build
+	bench/overcommit/tcg-profile.sh --bin-dir $(BUILD)/bin --host-cpus 0-1 --vcpus 8 --confined 0-1 --runs 5
+
 # clang-format must leave the tree unchanged and clang-tidy must be silent.
 lint: deps-lint
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFCPU_SANITIZE=ON -DPREFCPU_BUILD_BENCH=OFF
@@ -88,6 +95,7 @@ bench: build
 validate-sim: build
 	python3 bench/sim/validate.py $(BUILD)/bin
 	python3 bench/sim/validate.py $(BUILD)/bin --tcg-speed
+	python3 bench/sim/validate.py $(BUILD)/bin --tcg-measured
 
 # prefcpu_<version>_<arch>.deb in build-deb/ (dpkg-buildpackage on a copy of the tree), and lintian.
 deb: deps-deb

@@ -24,8 +24,9 @@ declare -A cases=(
   [sqlite]="--workload sqlite --quick --repeat 3"
   [target-default]="--governor none,kernel,target,oracle --repeat 5"
   [target-asym]="--guests 2 --vcpus 6,2 --quick --repeat 3 --governor none,kernel,target,oracle"
+  [oracle-events]="--quick --repeat 3 --governor none,oracle"
 )
-order="default feed 1x 1x-high 2x asym governors tuned coop mutex cpu threads hb-threads sqlite target-default target-asym"
+order="default feed 1x 1x-high 2x asym governors tuned coop mutex cpu threads hb-threads sqlite target-default target-asym oracle-events"
 # shellcheck disable=SC2048,SC2086  # names are single words
 for name in ${*:-$order}; do
   [ -n "${cases[$name]+x}" ] || { echo "docs-cases: unknown case \"$name\": expected one of $order" >&2; exit 2; }

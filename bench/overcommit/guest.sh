@@ -19,6 +19,21 @@ steal_ticks() {
   read -r _cpu _u _n _s _i _io _irq _sirq st _rest <"$1"
   echo "$st"
 }
+# guest_events: task switches (/proc/stat ctxt) and the rescheduling, function-call and TLB
+# shootdown IPIs (/proc/interrupts RES, CAL, TLB, summed over CPUs), as four numbers: what the
+# simulator's mechanisms would have to reproduce (docs/simulator.md).
+guest_events() {
+  awk '$1 == "ctxt" { c = $2 }
+    $1 == "RES:" || $1 == "CAL:" || $1 == "TLB:" {
+      n = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i; v[$1] = n }
+    END { printf "%d %d %d %d\n", c, v["RES:"], v["CAL:"], v["TLB:"] }' /proc/stat /proc/interrupts
+}
+# events_delta BEFORE AFTER: guest_events' four counts over the work, as KEY=VALUE words.
+events_delta() {
+  # shellcheck disable=SC2086  # four words each
+  set -- $1 $2
+  echo "ctxt=$(( $5 - $1 )) ipi_res=$(( $6 - $2 )) ipi_cal=$(( $7 - $3 )) ipi_tlb=$(( $8 - $4 ))"
+}
 # oc_preferred_is LIST: prefcpud has published LIST as its preferred CPUs.
 oc_preferred_is() { local p; read -r p <"$STATE/preferred" && [ "$p" = "$1" ]; }
 # raw LINE: to the host only (long lines stay off the console).
@@ -74,11 +89,13 @@ for gov in $OC_PLAN; do
   info "READY $k"
   wait_go $(( 2 * k )) || break
   s0=$(steal_ticks "$proc_stat")
+  ev0=$(guest_events)
   t0=$(now_ms)
   # shellcheck disable=SC2016,SC2086  # $$ is the child's; OC_CMD is words
   sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG/bench" $OC_CMD >"$VM_TMP/work.$k.log" 2>&1
   rc=$?
   t1=$(now_ms)
+  ev1=$(guest_events)
   s1=$(steal_ticks "$proc_stat")
   history="$(prefcpuctl history --json --state-dir "$STATE" | tr -d ' \n')"
   status="$(prefcpuctl status --json --state-dir "$STATE" | tr -d ' \n')"
@@ -86,6 +103,6 @@ for gov in $OC_PLAN; do
   [ "$rc" = 0 ] || fail "work.$k" "$OC_CMD exited with $rc: $(tail -n 3 "$VM_TMP/work.$k.log")"
   raw "JSON $k {\"history\":${history:-null},\"status\":${status:-null}}"
   info "RUN $k $gov rc=$rc t0_ms=$t0 t1_ms=$t1 steal0=$s0 steal1=$s1 cpus=$(cpus count "$(online)")" \
-    "daemon_rc=$DAEMON_RC"
+    "daemon_rc=$DAEMON_RC $(events_delta "$ev0" "$ev1")"
 done
 [ "$k" -gt 0 ] && pass overcommit.runs "$k runs"

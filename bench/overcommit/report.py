@@ -50,6 +50,10 @@ def median_or_none(values):
     return round(statistics.median(known), 2) if known else None
 
 
+# Guest event counts per run: task switches and the rescheduling, function-call and TLB IPIs.
+EVENTS = ("ctxt", "ipi_res", "ipi_cal", "ipi_tlb")
+
+
 def run_figures(run):
     """time_s, steal_pct, mean_preferred, busy_cpus, shrinks, grows and the samples of one run."""
     info, blob = run["info"], run.get("json") or {}
@@ -78,6 +82,8 @@ def run_figures(run):
         "shrinks": sum(1 for d in steps if d < 0), "grows": sum(1 for d in steps if d > 0),
         "shrink_decisions": counters.get("shrinks", 0), "grow_decisions": counters.get("grows", 0),
         "samples": samples, "rc": info.get("rc", 0), "guest_governor": info["governor"],
+        # The guest's own counts over the work (guest.sh guest_events); absent from older runs.
+        **{key: info.get(key) for key in EVENTS},
     }
 
 
@@ -215,6 +221,7 @@ def main():
                 "shrink_decisions": sum(r["shrink_decisions"] for r in runs),
                 "grow_decisions": sum(r["grow_decisions"] for r in runs),
                 "failed_runs": sum(1 for r in runs if r["rc"] != 0),
+                "events": {key: median_or_none([r[key] for r in runs]) for key in EVENTS},
             }
             results.append(row)
     if args.simulate:
@@ -247,6 +254,14 @@ def main():
             line += (f" {fmt(s.get('median'), '.2f')} {s.get('metric') or ''} | {fmt(s.get('steal_pct'), '.1f')} "
                      f"| {fmt(s.get('mean_preferred'), '.2f')} |")
         print(line)
+    counted = [r for r in results if any(v is not None for v in r["events"].values())]
+    if counted:
+        print("\nguest events during the work, median per run: task switches, and the rescheduling, "
+              "function-call and TLB-shootdown IPIs")
+        for r in counted:
+            e = {k: "n/a" if v is None else f"{v:.0f}" for k, v in r["events"].items()}
+            print(f"  {r['guest']} {r['governor']}: ctxt {e['ctxt']}, RES {e['ipi_res']}, CAL {e['ipi_cal']}, "
+                  f"TLB {e['ipi_tlb']}")
     if args.json:
         config = {
             "guests": [{"name": n, "vcpus": v, "threads": t} for n, v, t in guests],

@@ -12,12 +12,18 @@
 #                                 the 1 host CPU; whether it shrinks in a 6 s run depends on 3
 #                                 contended samples in a row, which the fed steal does not always
 #                                 give), and the
-#                                 oracle arm holds the guest's share (1 CPU) for the whole work
+#                                 oracle arm holds the guest's share (1 CPU) for the whole work;
+#                                 the guest counts its task switches over the work (ctxt > 0)
+#   smoke.sh tcg-cost BIN_DIR CACHE   tcg-cost.sh at its smallest: every figure reported, native
+#                                 and in the guest, and a hand-off to another vCPU costs more
+#                                 than one on the same vCPU (the IPI and the idle exit)
+#   smoke.sh tcg-profile BIN_DIR CACHE   tcg-profile.sh at its smallest (4 vCPUs on 1 host CPU):
+#                                 both arms timed and profiled by perf in the guest
 # Exit 0 passed, 1 failed, 77 skipped (no kernel and no way to fetch it, no QEMU, not built).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 case_name="${1-}" bin_dir="${2-}" cache="${3-}"
-[ -n "$cache" ] || { echo "usage: $0 feed|4x BIN_DIR CACHE" >&2; exit 2; }
+[ -n "$cache" ] || { echo "usage: $0 feed|4x|tcg-cost|tcg-profile BIN_DIR CACHE" >&2; exit 2; }
 # shellcheck source=tests/vm/host-lib.sh
 . "$here/../../tests/vm/host-lib.sh"
 skip() { echo "overcommit-smoke SKIP: $*"; exit 77; }
@@ -29,12 +35,53 @@ kernel="$(fetch_kernel "$cache")" || skip "$kernel"
 host_cpu="$(cut -d, -f1 </sys/devices/system/cpu/online | cut -d- -f1)"
 json="$(mktemp /tmp/prefcpu-overcommit-smoke.XXXXXX.json)"
 trap 'rm -f "$json"' EXIT
+tcg_cost_checks() {
+  python3 - "$1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+failed = False
+for side in ("native", "guest"):
+    bad = [k for k, v in d[side].items() if not v > 0]
+    print(f"overcommit-smoke {'FAIL' if bad else 'PASS'} tcg-cost.{side}: {len(d[side])} figures"
+          + (f", not positive: {bad}" if bad else ""))
+    failed |= bool(bad)
+g = d["guest"]
+ok = g["handoff_remote_ns"] > g["handoff_local_ns"]
+print(f"overcommit-smoke {'PASS' if ok else 'FAIL'} tcg-cost.remote: guest hand-off {g['handoff_remote_ns']:.0f} ns "
+      f"across vCPUs, {g['handoff_local_ns']:.0f} ns on one (expected more across)")
+sys.exit(1 if failed or not ok else 0)
+PY
+}
+case "$case_name" in
+  tcg-cost)
+    rc=0
+    "$here/tcg-cost.sh" --bin-dir "$bin_dir" --cache "$cache" --reps 1 --scale 1 --json "$json" || rc=$?
+    [ "$rc" = 77 ] && skip "tcg-cost.sh skipped"
+    [ "$rc" = 0 ] || { echo "overcommit-smoke FAIL: tcg-cost.sh exited with $rc"; exit 1; }
+    tcg_cost_checks "$json"
+    exit ;;
+  tcg-profile)
+    command -v perf >/dev/null || skip "perf not installed (Debian package linux-perf)"
+    rc=0
+    "$here/tcg-profile.sh" --bin-dir "$bin_dir" --cache "$cache" --host-cpus "$host_cpu" --runs 1 \
+      --loops 30 --out "$json" || rc=$?
+    [ "$rc" = 77 ] && skip "tcg-profile.sh skipped"
+    [ "$rc" = 0 ] || { echo "overcommit-smoke FAIL: tcg-profile.sh exited with $rc"; exit 1; }
+    failed=0
+    for cpus in 0-3 0; do
+      for what in "spin cpus=$cpus run=1 ms=" "hackbench cpus=$cpus run=1 ms=" "perf cpus=$cpus "; do
+        if grep -q "^$what" "$json"; then echo "overcommit-smoke PASS tcg-profile: \"$what\" reported"
+        else echo "overcommit-smoke FAIL tcg-profile: no \"$what\" line"; failed=1; fi
+      done
+    done
+    exit "$failed" ;;
+esac
 # shellcheck disable=SC2054  # commas inside option values
 case "$case_name" in
   feed) args=(--guests 1 --vcpus 2 --workload spin --governor none --quick) ;;
   4x) args=(--guests 1 --vcpus 4 --workload hackbench --governor none,kernel,target,oracle --quick
         --interval-ms 500) ;;
-  *) echo "$0: unknown case \"$case_name\": expected feed or 4x" >&2; exit 2 ;;
+  *) echo "$0: unknown case \"$case_name\": expected feed, 4x, tcg-cost or tcg-profile" >&2; exit 2 ;;
 esac
 "$here/run.sh" --bin-dir "$bin_dir" --cache "$cache" --host-cpus "$host_cpu" --run-timeout 120 \
   --json "$json" "${args[@]}" || { echo "overcommit-smoke FAIL: run.sh failed"; exit 1; }
@@ -68,5 +115,7 @@ else:
           f"{t['shrinks']} shrinks, {t['failed_runs']} failed runs")
     o = row["oracle"]["mean_preferred"]
     check("4x.oracle", abs(o - 1) < 0.01, f"oracle: mean preferred {o} (expected 1: the 1 host CPU)")
+    c = row["none"]["events"]["ctxt"]
+    check("4x.events", c is not None and c > 0, f"guest task switches over the work: {c} (expected > 0)")
 sys.exit(1 if failed else 0)
 PY

@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "overcommit"))
 import report  # noqa: E402
 
 # The rig cases that ran hackbench with --simulate: the rows of docs/simulator.md.
-DEFAULT_CASES = ["1x", "2x", "asym", "default", "default-forking-poll", "oracle-quick-sim"]
+DEFAULT_CASES = ["1x", "2x", "asym", "default", "default-forking-poll", "oracle-quick-sim", "target-default",
+                 "target-asym", "oracle-events"]
 
 
 def pct(a, b):
@@ -47,13 +48,27 @@ NATIVE = {"write_ns": 359, "read_ns": 353, "wake_ns": 330}
 NATIVE_SWITCH = 330
 
 
-def slowed_scenario(args, guests, config, factor):
+def costed_scenario(args, guests, config, workload, guest, host):
+    """The case's scenario at the rig's own loop count, with the given scenario keys."""
     loops = int(re.search(r"-l (\d+)", config["command"]).group(1))
     text = report.sim_scenario(args, guests, "hackbench", loops, 600.0)
-    costs = "".join(f"{k} = {round(v * factor)}\n" for k, v in NATIVE.items())
-    text = text.replace(f"loops = {loops}\n", f"loops = {loops}\n{costs}", 1)
-    text = text.replace("[guest]\n", f"[guest]\ntask_switch_ns = {round(NATIVE_SWITCH * factor)}\n", 1)
-    return text
+    keys = lambda d: "".join(f"{k} = {round(v)}\n" for k, v in d.items())  # noqa: E731
+    text = text.replace(f"loops = {loops}\n", f"loops = {loops}\n{keys(workload)}", 1)
+    text = text.replace("[guest]\n", f"[guest]\n{keys(guest)}", 1)
+    return text.replace("[host]\n", f"[host]\n{keys(host)}", 1)
+
+
+def slowed_scenario(args, guests, config, factor):
+    return costed_scenario(args, guests, config, {k: v * factor for k, v in NATIVE.items()},
+                           {"task_switch_ns": NATIVE_SWITCH * factor}, {})
+
+
+def measured_costs(path):
+    """The tcg profile's keys measured by bench/overcommit/tcg-cost.sh (its "derived")."""
+    with open(path) as f:
+        d = json.load(f)["derived"]
+    return ({k: d[k] for k in ("write_ns", "read_ns", "wake_ns")}, {"task_switch_ns": d["task_switch_ns"]},
+            {"ipi_ns": d["ipi_ns"]})
 
 
 def sim_by_arm(args, scenario, arms):
@@ -84,14 +99,17 @@ def tcg_factor(bin_dir, data_dir):
     return factor
 
 
-def case_rows(path, bin_dir, scenario_dir, factor=None):
+def case_rows(path, bin_dir, scenario_dir, factor=None, costs=None):
     with open(path) as f:
         data = json.load(f)
     config, results = data["config"], data["results"]
     args = rig_args(config, bin_dir)
     guests = [(g["name"], g["vcpus"], g["threads"]) for g in config["guests"]]
     arms = config["governors"]
-    if factor is None:
+    if costs is not None:
+        scenario = costed_scenario(args, guests, config, *costs)
+        sim = sim_by_arm(args, scenario, arms)
+    elif factor is None:
         measured = [r["median"] for r in results if r["governor"] == "none"] or [r["median"] for r in results]
         sim, scenario = report.simulate(args, guests, arms, max(measured))
     else:
@@ -118,6 +136,7 @@ def case_rows(path, bin_dir, scenario_dir, factor=None):
                 "case": name, "guest": guest, "governor": arm, "rig": change, "lo": lo, "hi": hi,
                 "sim": pred, "within_spread": pred is not None and lo <= pred <= hi,
                 "within_5pp": pred is not None and abs(pred - change) <= 5.0,
+                "base_rig": base["median"], "base_sim": sim_base,
                 "steal_rig": base["steal_pct"], "steal_sim": sim.get(("none", guest), {}).get("steal_pct"),
             })
     return rows
@@ -130,27 +149,34 @@ def main():
     p.add_argument("--scenarios", help="write each regenerated scenario to DIR/NAME.toml")
     p.add_argument("--json", action="store_true")
     p.add_argument("--tcg-speed", action="store_true")
+    p.add_argument("--tcg-measured", nargs="?", const=os.path.join(HERE, "..", "..", "docs", "overcommit-data", "tcg-cost.json"),
+                   help="guest costs measured by bench/overcommit/tcg-cost.sh (default: the stored run)")
     a = p.parse_args()
     data_dir = os.path.join(HERE, "..", "..", "docs", "overcommit-data")
     paths = a.cases or [os.path.join(data_dir, c + ".json") for c in DEFAULT_CASES]
     factor = tcg_factor(a.bin_dir, data_dir) if a.tcg_speed else None
     if factor is not None:
         print(f"TCG slowdown of guest code, measured on 1x: {factor:.2f}x", file=sys.stderr)
+    costs = measured_costs(a.tcg_measured) if a.tcg_measured else None
+    if costs is not None:
+        print(f"TCG guest costs measured by tcg-cost: {costs}", file=sys.stderr)
     rows = []
     for path in paths:
-        rows += case_rows(path, a.bin_dir, a.scenarios, factor)
+        rows += case_rows(path, a.bin_dir, a.scenarios, factor, costs)
     if a.json:
         json.dump(rows, sys.stdout, indent=1)
         print()
         return 0
-    print("| case | guest | governor | rig change (spread) | sim prediction | within spread / 5 pp | steal none: rig / sim |")
-    print("|---|---|---|---|---|---|---|")
+    print("| case | guest | governor | rig change (spread) | sim prediction | within spread / 5 pp | steal none: rig / sim | none s: rig / sim |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         sim = "n/a" if r["sim"] is None else f"{r['sim']:+.1f} %"
         yes = lambda b: "yes" if b else "no"  # noqa: E731
         steal = "n/a" if r["steal_sim"] is None else f"{r['steal_sim']:.1f}"
+        base_sim = "n/a" if r["base_sim"] is None else f"{r['base_sim']:.2f}"
         print(f"| {r['case']} | {r['guest']} | {r['governor']} | {r['rig']:+.1f} % ({r['lo']:+.0f}..{r['hi']:+.0f}) "
-              f"| {sim} | {yes(r['within_spread'])} / {yes(r['within_5pp'])} | {r['steal_rig']:.1f} / {steal} |")
+              f"| {sim} | {yes(r['within_spread'])} / {yes(r['within_5pp'])} | {r['steal_rig']:.1f} / {steal} "
+              f"| {r['base_rig']:.2f} / {base_sim} |")
     hits = sum(r["within_5pp"] for r in rows)
     inside = sum(r["within_spread"] for r in rows)
     print(f"\n{inside} of {len(rows)} rows inside the rig's spread, {hits} within 5 percentage points.")

@@ -102,10 +102,13 @@ bool TaskExecutor::try_lock(std::uint32_t t, std::uint32_t lock) {
   return true;
 }
 
+// mutex_spin_on_owner() has no time limit: it spins while the owner is on a CPU (owner_on_cpu(),
+// which vcpu_is_preempted() qualifies) and until need_resched(), which the guest tick sets
+// (kernel/locking/mutex.c).
 void TaskExecutor::start_spin(std::uint32_t t, std::uint32_t lock) {
   Task& task = w_.tasks[t];
   task.spinning = true;
-  task.spin_left = w_.vms[task.vm].guest.spin_limit_ns;
+  task.spin_left = kSpinForever;
   list_push(w_.locks[lock].spinners, t);
 }
 
@@ -117,6 +120,14 @@ void TaskExecutor::stop_spin(std::uint32_t t, std::uint32_t lock) {
   task.spin_left = 0;
   task.spin_armed = 0;
   list_remove(w_.locks[lock].spinners, t);
+}
+
+// owner_on_cpu(): the owner is not asleep (a holder is never preempted in the guest here), and,
+// where the guest can tell (vcpu_is_preempted(), pv_preempted), its vCPU holds a pCPU.
+bool TaskExecutor::owner_on_cpu(const Lock& lock) const {
+  if (lock.owner == kNone) return true;  // released meanwhile: the next step takes it
+  if (w_.tasks[lock.owner].vcpu == kNone) return false;
+  return !(w_.vms[w_.tasks[lock.owner].vm].guest.pv_preempted && holder_preempted(lock));
 }
 
 bool TaskExecutor::holder_preempted(const Lock& lock) const {
@@ -217,17 +228,14 @@ TaskExecutor::StepResult TaskExecutor::step(std::uint32_t v, std::uint32_t t) {
           break;
         }
         if (!task.spinning) start_spin(t, op.object);
-        bool give_up =
-            task.spin_left <= 0 || (w_.vms[task.vm].guest.pv_preempted && holder_preempted(lock));
-        if (give_up) {
+        if (!owner_on_cpu(lock)) {
           stop_spin(t, op.object);
           list_push(lock.blocked, t);
           ++w_.vms[task.vm].stats.lock_blocks;
           block_task(t);
           return StepResult::kBlocked;
         }
-        task.spin_armed = task.spin_left;
-        return arm(task.overhead + task.spin_left);
+        return arm_spin(v, task, task.spin_left);
       }
       case OpKind::kUnlock:
         unlock(t, op.object);

@@ -64,6 +64,7 @@ class TaskExecutor {
   void start_spin(std::uint32_t t, std::uint32_t lock);
   void unlock(std::uint32_t t, std::uint32_t lock);
   bool holder_preempted(const Lock& lock) const;
+  bool owner_on_cpu(const Lock& lock) const;
 
   World& w_;
   GuestScheduler& guest_;

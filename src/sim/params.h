@@ -28,11 +28,26 @@ enum class HostProfile : std::uint8_t { kKvm, kTcg, kPowerVm };
 //   pv_kick() (kernel/locking/qspinlock_paravirt.h, arch/x86/kernel/kvm.c kvm_wait/kvm_kick_cpu).
 enum class SpinlockKind : std::uint8_t { kQueued, kTestAndSet, kParavirt };
 
+// EEVDF's base slice on CPUS CPUs: sysctl_sched_base_slice 0.75 ms scaled by
+// 1 + ilog2(min(CPUS, 8)) (SCHED_TUNABLESCALING_LOG, kernel/sched/fair.c
+// get_update_sysctl_factor()): 0.75 ms on 1 CPU, 1.5 ms on 2, 2.25 ms on 4, 3 ms on 8 or more (§1,
+// D).
+constexpr Ns eevdf_base_slice(std::uint32_t cpus) {
+  std::uint32_t n = cpus < 1 ? 1 : (cpus > 8 ? 8 : cpus);
+  Ns factor = 1;
+  while (n >= 2) {
+    n /= 2;
+    ++factor;
+  }
+  return 750'000 * factor;
+}
+
 struct HostParams {
   std::uint32_t pcpus = 0;
   HostKind scheduler = HostKind::kFair;
   HostProfile profile = HostProfile::kKvm;
-  // EEVDF base slice 0.75 ms x (1 + ilog2(8)) = 3.0 ms on >= 8 CPUs, v6.6-v6.14 (§1, D).
+  // EEVDF base slice 0.75 ms x (1 + ilog2(8)) = 3.0 ms on >= 8 CPUs, v6.6-v6.14 (§1, D); a scenario
+  // without slice_us gets eevdf_base_slice(pcpus).
   Ns slice_ns = 3'000'000;
   // PowerVM hypervisor dispatch cycle (§1, T).
   Ns window_ns = 10'000'000;
@@ -61,8 +76,8 @@ struct HostParams {
 struct GuestParams {
   // CONFIG_HZ 250: Kconfig default and Ubuntu generic before 24.04 (§6, T/U).
   std::uint32_t hz = 250;
-  // Guest runs the same scaled base slice as the host: 3.0 ms (§1/§6, D).
-  Ns slice_ns = 3'000'000;
+  // The guest's own EEVDF base slice; 0: eevdf_base_slice() of the VM's vCPUs (§1/§6, D).
+  Ns slice_ns = 0;
   // Same-vCPU guest context switch + wakeup, 328-345 ns (§5 OSv, T).
   Ns task_switch_ns = 330;
   // sd_init(): balance_interval = sd_weight ms; busy_factor 16; imbalance_pct 117 (§6, S).

@@ -65,6 +65,7 @@ Status read_host(const toml::table* table, const std::string& where, HostParams&
         host.profile == HostProfile::kPowerVm ? HostKind::kDispatchWindow : HostKind::kFair;
   }
   apply_profile(host.profile, host, guest);
+  host.slice_ns = eevdf_base_slice(host.pcpus);
   f.micros("slice_us", host.slice_ns, 1, kMaxNs / 1000);
   f.micros("window_us", host.window_ns, 100, kMaxNs / 1000);
   f.integer("context_switch_ns", host.context_switch_ns, 0, kMaxNs);

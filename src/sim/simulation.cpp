@@ -47,6 +47,7 @@ Status Simulation::setup(const RunConfig& config) {
     vm.first_vcpu = static_cast<std::uint32_t>(w_.vcpus.size());
     vm.weight = cfg.spec.weight;
     vm.guest = cfg.spec.guest;
+    if (vm.guest.slice_ns == 0) vm.guest.slice_ns = eevdf_base_slice(vm.vcpus);
     vm.tick_ns = 1'000'000'000 / vm.guest.hz;
     vm.preferred = VcpuMask(vm.vcpus, true);
     vm.idle = VcpuMask(vm.vcpus, true);

@@ -7,6 +7,7 @@
 
 #include "sim/report.h"
 #include "sim/run.h"
+#include "sim_test_support.h"
 
 namespace prefcpu::sim {
 namespace {
@@ -117,6 +118,32 @@ TEST(Scenario, HostProfileSetsTheLockPolicyAndExplicitKeysWin) {
   EXPECT_NE(bad.error().message.find("profile is \"xen\": expected one of kvm, tcg, powervm"),
             std::string::npos)
       << bad.error().message;
+}
+
+// Without slice_us the host's and each guest's slice are EEVDF's base slice for their CPU count,
+// as the kernel scales it; an explicit key wins.
+TEST(Scenario, SlicesFollowTheCpuCountUnlessGiven) {
+  EXPECT_EQ(eevdf_base_slice(1), 750'000);
+  EXPECT_EQ(eevdf_base_slice(2), 1'500'000);
+  EXPECT_EQ(eevdf_base_slice(4), 2'250'000);
+  EXPECT_EQ(eevdf_base_slice(7), 2'250'000);
+  EXPECT_EQ(eevdf_base_slice(8), 3'000'000);
+  EXPECT_EQ(eevdf_base_slice(1024), 3'000'000);
+  auto derived =
+      parse_scenario("name = \"t\"\n[host]\npcpus = 2\n[[vm]]\nvcpus = 4\n", "test.toml");
+  ASSERT_TRUE(derived.ok()) << derived.error().message;
+  EXPECT_EQ(derived->host.slice_ns, 1'500'000);
+  EXPECT_EQ(derived->cases[0].vms[0].guest.slice_ns, 0);  // derived from vcpus at run time
+  auto given = parse_scenario(
+      "name = \"t\"\n[host]\npcpus = 2\nslice_us = 500\n[guest]\nslice_us = 700\n[[vm]]\nvcpus = "
+      "4\n",
+      "test.toml");
+  ASSERT_TRUE(given.ok()) << given.error().message;
+  EXPECT_EQ(given->host.slice_ns, 500'000);
+  EXPECT_EQ(given->cases[0].vms[0].guest.slice_ns, 700'000);
+  auto sim = testing::make_sim(testing::bare_host(2), {testing::idle_vm("vm1", 4)});
+  ASSERT_TRUE(sim);
+  EXPECT_EQ(sim->vms()[0].guest.slice_ns, 2'250'000);
 }
 
 TEST(Run, BadKnobsAndGovernorAreRefusedBeforeRunning) {

@@ -80,6 +80,8 @@ needs="$(scenario_header "$scenario" needs "")"
 timeout_s="$(scenario_header "$scenario" timeout 120)"
 qemu_extra="$(scenario_header "$scenario" qemu "")"
 rootfs="$(scenario_header "$scenario" rootfs "")"
+tools="$(scenario_header "$scenario" tools "")"
+programs="$(scenario_header "$scenario" programs "")"
 cores="${o_cores:-$cores}" threads="${o_threads:-$threads}" nodes="${o_nodes:-$nodes}"
 cpus="${o_cpus:-$cpus}" mem="${o_mem:-$mem}" timeout_s="${o_timeout:-$timeout_s}"
 append="$append${o_append:+ $o_append}"
@@ -150,8 +152,21 @@ if [ -n "$rootfs" ]; then
   rm -f "$work/overlay.cpio"
   kargs="${kargs/rdinit=\/init/rdinit=/lib/systemd/systemd} systemd.show_status=0"
 else
+  # vm-tools: C++ files (paths from the repository's top), each built static as its base name.
+  extra=""
+  for source in $tools; do
+    tool="$(basename "$source" .cpp | tr _ -)"
+    built="$(build_tool "$cache" "$here/../../$source" "$tool")" || {
+      echo "vm[$name] FAIL: $built"; echo "vm[$name] result: FAIL"; exit 1; }
+    extra="$extra $built"
+  done
+  # vm-programs: host programs (with their libraries), e.g. hackbench.
+  for program in $programs; do
+    path="$(command -v "$program")" || verdict_skip "$program not installed on the host"
+    extra="$extra $path"
+  done
   build_initramfs "$work/root" "$initrd" "$busybox" "$vm_steal" "$here/guest" "$scenario" \
-    "$bin_dir" "$vm_config"
+    "$bin_dir" "$vm_config" "$extra"
 fi
 
 # shellcheck disable=SC2054  # commas inside QEMU option values
