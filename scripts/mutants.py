@@ -14,6 +14,8 @@ M = [
  ('kthreads moved before the journal', 'src/linux/housekeeping/kthread_actuator.cpp', '    if (auto status = persist(); !status) {\n      revert(plan, 0);', '    if (Status status; !status) {\n      revert(plan, 0);', 'housekeeping_test'),
  ('kthread re-pinned by the user restored at exit', 'src/linux/housekeeping/kthread_actuator.cpp', '  if (!holds(*current, moved.set, online) &&', '  if (false &&', 'housekeeping_test'),
  ('kthread EINVAL retried', 'src/linux/housekeeping/kthread_actuator.cpp', '        refused_[pid] = moved.start_time;', '', 'housekeeping_test'),
+ ('kthreads: /proc scanned when no thread can move', 'src/linux/housekeeping/kthread_actuator.cpp', '    if (moved_.empty() && online.is_subset_of(preferred)) return persist();', '', 'housekeeping_test'),
+ ('kthreads: scan skipped with threads confined', 'src/linux/housekeeping/kthread_actuator.cpp', 'if (moved_.empty() && online.is_subset_of(preferred)) return persist();', 'if (online.is_subset_of(preferred)) return persist();', 'housekeeping_test'),
  ('kthreads widened to preferred', 'src/linux/housekeeping/kthread_actuator.cpp', '        CpuSet target = workqueue_target(*allowed, preferred, online);', '        CpuSet target = preferred;', 'housekeeping_test'),
  ('invariant check deleted', 'src/daemon/daemon_period.cpp', 'if (preferred.empty() || !preferred.is_subset_of(online)) {', 'if (false) {', 'daemon_tests'),
  ('never-empty fallback deleted', 'src/core/mask_rules.cpp', 'return within.empty() ? online : within;', 'return within;', 'daemon_tests'),

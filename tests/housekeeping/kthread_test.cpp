@@ -1,6 +1,7 @@
 // The kthread actuator on a fixture /proc with a fake sched_setaffinity (FakeKthreads): which
 // kernel threads move, journal before the move, grow, restore at exit, a thread someone else
-// re-pinned, EINVAL, EPERM, exited threads, and recovery from a crash journal.
+// re-pinned, EINVAL, EPERM, exited threads, recovery from a crash journal, and no /proc scan
+// while no thread can move.
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include "linux/housekeeping/kthread_actuator.h"
 #include "support/fake_kthreads.h"
 #include "support/fixture_tree.h"
+#include "support/forwarding_fs.h"
 
 namespace prefcpu {
 namespace {
@@ -29,6 +31,32 @@ constexpr pid_t kKcompactd = 41;
 constexpr pid_t kIrqThread = 42;
 constexpr pid_t kNarrow = 43;
 constexpr pid_t kInit = 1;
+
+// Counts the calls that reach the fixture /proc: listing it, and each task's stat and status.
+class ProcCountingFs final : public testing::ForwardingKernelFs {
+ public:
+  ProcCountingFs(KernelFs& inner, std::filesystem::path proc)
+      : ForwardingKernelFs(inner), proc_(std::move(proc)) {}
+  Result<std::string> read(const std::filesystem::path& path) const override {
+    count(path);
+    return ForwardingKernelFs::read(path);
+  }
+  Result<std::string> reread(const std::filesystem::path& path) override {
+    count(path);
+    return ForwardingKernelFs::reread(path);
+  }
+  Result<std::vector<std::string>> list(const std::filesystem::path& dir) const override {
+    count(dir);
+    return ForwardingKernelFs::list(dir);
+  }
+  mutable int proc_calls = 0;
+
+ private:
+  void count(const std::filesystem::path& path) const {
+    if (path.native().starts_with(proc_.native())) ++proc_calls;
+  }
+  std::filesystem::path proc_;
+};
 
 PidStat stat_of(std::uint64_t flags, pid_t ppid = 2) {
   PidStat stat;
@@ -62,7 +90,8 @@ class KthreadTest : public ::testing::Test {
  protected:
   KthreadTest()
       : kthreads_(tree_.dir("proc"), kOnline),
-        journal_(testing::real_fs(), tree_.path("journal.json")) {
+        journal_(testing::real_fs(), tree_.path("journal.json")),
+        fs_(testing::real_fs(), tree_.path("proc")) {
     tree_.file("sys/devices/system/cpu/online", "0-3\n");
     kthreads_.add(kInit, {.comm = "init", .allowed = kOnline, .kernel_thread = false, .ppid = 0});
     kthreads_.add(kKthreadd, {.comm = "kthreadd", .allowed = kOnline, .ppid = 0});
@@ -80,9 +109,13 @@ class KthreadTest : public ::testing::Test {
     options.online = tree_.path("sys/devices/system/cpu/online");
     options.setter = std::shared_ptr<AffinitySetter>(&kthreads_, [](AffinitySetter*) {});
     options.on_event = [this](std::string_view line) { events_.emplace_back(line); };
-    return make_kthread_actuator(testing::real_fs(), journal, std::move(options));
+    return make_kthread_actuator(fs_, journal, std::move(options));
   }
   std::unique_ptr<Actuator> make() { return make(journal_); }
+  // A reconcile every reconcile_interval_ms, with nothing changed.
+  void reconcile(Actuator& actuator, const CpuSet& preferred, int times) {
+    for (int i = 0; i < times; ++i) ASSERT_TRUE(actuator.apply(preferred, kOnline));
+  }
   nlohmann::json journal_on_disk() const {
     auto loaded = Journal::load(testing::real_fs(), tree_.path("journal.json"));
     EXPECT_TRUE(loaded) << loaded.error().message;
@@ -104,6 +137,7 @@ class KthreadTest : public ::testing::Test {
   FixtureTree tree_;
   FakeKthreads kthreads_;
   Journal journal_;
+  ProcCountingFs fs_;
   std::vector<std::string> events_;
 };
 
@@ -130,6 +164,54 @@ TEST_F(KthreadTest, ShrinkMovesOnlyTheMovableUnboundKthreads) {
   kthreads_.clear_calls();
   ASSERT_TRUE(actuator->apply(kShrunk, kOnline));
   EXPECT_TRUE(kthreads_.calls().empty()) << "nothing changes: nothing written";
+}
+
+TEST_F(KthreadTest, NothingConfinedAndEveryOnlineCpuPreferredReadsNoProc) {
+  auto actuator = make();
+  reconcile(*actuator, kOnline, 10);
+  EXPECT_EQ(fs_.proc_calls, 0) << "no thread can move: /proc is not listed, no task is read";
+  EXPECT_TRUE(kthreads_.calls().empty());
+  nlohmann::json status = actuator->status();
+  EXPECT_EQ(status["state"], "original");
+  EXPECT_EQ(status["scans"], 0);
+  EXPECT_TRUE(status["kthreads"].is_null()) << "not scanned yet: not known";
+  EXPECT_FALSE(tree_.exists("journal.json"));
+  ASSERT_TRUE(actuator->apply(kShrunk, kOnline));
+  EXPECT_GT(fs_.proc_calls, 0);
+  EXPECT_EQ(actuator->status()["scans"], 1);
+  EXPECT_EQ(kthreads_.allowed(kKhugepaged), kShrunk);
+}
+
+TEST_F(KthreadTest, WhileShrunkEachReconcileScansThenAfterTheGrowNoneDoes) {
+  auto actuator = make();
+  ASSERT_TRUE(actuator->apply(kShrunk, kOnline));
+  // Created since the last scan: it starts from kthreadd's mask, all of online.
+  constexpr pid_t kKswapd = 50;
+  kthreads_.add(kKswapd, {.comm = "kswapd0", .allowed = kOnline, .start_time = 300});
+  reconcile(*actuator, kShrunk, 1);
+  EXPECT_EQ(kthreads_.allowed(kKswapd), kShrunk) << "the reconcile confines a new kthread";
+  EXPECT_EQ(actuator->status()["confined"], 3);
+  EXPECT_EQ(actuator->status()["scans"], 2);
+  // The grow puts every original back: that needs the scan, and one failure keeps it needed.
+  kthreads_.fail_with(ENOMEM, 1);
+  ASSERT_FALSE(actuator->apply(kOnline, kOnline));
+  EXPECT_EQ(kthreads_.allowed(kKhugepaged), kShrunk);
+  EXPECT_EQ(actuator->status()["confined"], 1);
+  reconcile(*actuator, kOnline, 1);
+  for (pid_t pid : {kKhugepaged, kKcompactd, kKswapd}) EXPECT_EQ(kthreads_.allowed(pid), kOnline);
+  EXPECT_EQ(actuator->status()["confined"], 0);
+  EXPECT_EQ(actuator->status()["scans"], 4);
+  EXPECT_EQ(journal_on_disk(), nullptr);
+  fs_.proc_calls = 0;
+  kthreads_.clear_calls();
+  reconcile(*actuator, kOnline, 10);
+  EXPECT_EQ(fs_.proc_calls, 0) << "every original back, every CPU preferred: nothing to scan for";
+  EXPECT_TRUE(kthreads_.calls().empty());
+  nlohmann::json status = actuator->status();
+  EXPECT_EQ(status["scans"], 4);
+  EXPECT_EQ(status["kthreads"], 8) << "as the last scan saw them";
+  ASSERT_TRUE(actuator->apply(kShrunk, kOnline));
+  EXPECT_EQ(kthreads_.allowed(kKswapd), kShrunk) << "a shrink scans again";
 }
 
 TEST_F(KthreadTest, TheJournalHoldsTheOriginalBeforeTheMove) {

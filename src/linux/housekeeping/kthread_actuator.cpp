@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "core/text.h"
+#include "linux/housekeeping/kthread_journal.h"
 #include "linux/housekeeping/workqueue_actuator.h"
-#include "protocol/json_text.h"
 
 namespace prefcpu {
 
@@ -48,21 +48,12 @@ nlohmann::json text_or_null(const std::string& text) {
   return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
 }
 
-// A thread prefcpu moved: what to put back, and what it set.
-struct Moved {
-  std::uint64_t start_time = 0;  // tells a reused TID apart
-  std::string comm;
-  CpuSet original;
-  CpuSet set;
-  std::optional<CpuSet> previous;  // the mask before a move in flight (journalled first)
-};
-
 struct PlannedMove {
   pid_t pid = 0;
   CpuSet target;
 };
 
-std::string names_of(const std::map<pid_t, Moved>& moved, const std::vector<PlannedMove>& done) {
+std::string names_of(const MovedKthreads& moved, const std::vector<PlannedMove>& done) {
   constexpr std::size_t kShown = 8;
   std::string out;
   for (std::size_t i = 0; i < done.size() && i < kShown; ++i) {
@@ -95,17 +86,10 @@ class KthreadActuator final : public Actuator {
   Status restore() override { return put_back_all(); }
 
   Status recover(const nlohmann::json& section) override {
-    if (section.is_null() || (section.is_object() && section.empty())) return {};
-    auto threads = section.is_object() ? section.find("threads") : section.end();
-    if (threads == section.end() || !threads->is_array()) {
-      return make_error("journal section kthreads {}: expected {{\"threads\": [...]}}",
-                        json_text(section));
-    }
-    for (const auto& entry : *threads) {
-      auto parsed = parse_entry(entry);
-      if (!parsed) return parsed.error();
-      moved_[parsed->first] = std::move(parsed->second);
-    }
+    auto threads = parse_kthread_section(section);
+    if (!threads) return threads.error();
+    if (threads->empty()) return {};
+    for (auto& [pid, thread] : *threads) moved_[pid] = std::move(thread);
     return put_back_all();
   }
 
@@ -113,8 +97,9 @@ class KthreadActuator final : public Actuator {
     return {
         {"state", state()},
         {"confined", moved_.size()},
-        {"kthreads", kthreads_},
-        {"movable", movable_},
+        {"scans", scans_},
+        {"kthreads", scans_ > 0 ? nlohmann::json(kthreads_) : nlohmann::json(nullptr)},
+        {"movable", scans_ > 0 ? nlohmann::json(movable_) : nlohmann::json(nullptr)},
         {"moves", moves_},
         {"restored", restored_},
         {"left_alone", left_alone_},
@@ -140,6 +125,10 @@ class KthreadActuator final : public Actuator {
 
   Status follow(const CpuSet& preferred, const CpuSet& online) {
     if (!unavailable_.empty()) return {};
+    // Nothing confined and every online CPU preferred: each thread's target is its own mask, so
+    // a scan could move nothing (persist() only retries a journal write that failed).
+    if (moved_.empty() && online.is_subset_of(preferred)) return persist();
+    ++scans_;
     auto names = fs_.list(options_.proc_root);
     if (!names) {
       if (!unavailable_errno(names.error().errno_value) && !gone_errno(names.error().errno_value)) {
@@ -179,12 +168,12 @@ class KthreadActuator final : public Actuator {
         ++movable_;
         CpuSet target = workqueue_target(*allowed, preferred, online);
         if (target == *allowed) continue;  // nothing to steer, or no preferred CPU in it
-        moved_[pid] = Moved{stat->start_time, stat->comm, *allowed, target, std::nullopt};
+        moved_[pid] = MovedKthread{stat->start_time, stat->comm, *allowed, target, std::nullopt};
         plan.push_back({pid, target});
         continue;
       }
       ++movable_;
-      Moved& moved = known->second;
+      MovedKthread& moved = known->second;
       if (!holds(*allowed, moved.set, online)) {
         // Someone (an administrator, the kernel's own kthread affinity) changed it: theirs now.
         ++left_alone_;
@@ -223,7 +212,7 @@ class KthreadActuator final : public Actuator {
     std::vector<PlannedMove> back;
     for (std::size_t i = 0; i < plan.size(); ++i) {
       const auto& [pid, target] = plan[i];
-      Moved& moved = moved_.at(pid);
+      MovedKthread& moved = moved_.at(pid);
       auto status = options_.setter->set_affinity(pid, target);
       if (status) {
         ++moves_;
@@ -308,7 +297,8 @@ class KthreadActuator final : public Actuator {
     return result;
   }
 
-  Status put_back(pid_t pid, const Moved& moved, const CpuSet& online, std::size_t& restored) {
+  Status put_back(pid_t pid, const MovedKthread& moved, const CpuSet& online,
+                  std::size_t& restored) {
     auto stat = probe_->stat(pid);
     if (!stat || stat->start_time != moved.start_time) {
       if (stat || gone_errno(stat.error().errno_value)) return {};  // exited: nothing to put back
@@ -336,58 +326,9 @@ class KthreadActuator final : public Actuator {
     return {};
   }
 
-  static Result<std::pair<pid_t, Moved>> parse_entry(const nlohmann::json& entry) {
-    auto bad = [&] {
-      return make_error(
-          "journal section kthreads: thread {} is invalid: expected {{\"pid\": N, \"start_time\": "
-          "N, \"original\": \"<cpulist>\", \"set\": \"<cpulist>\"}}",
-          json_text(entry));
-    };
-    if (!entry.is_object()) return bad();
-    auto pid = entry.find("pid");
-    auto start = entry.find("start_time");
-    auto original = entry.find("original");
-    auto set = entry.find("set");
-    if (pid == entry.end() || !pid->is_number_integer() || pid->get<std::int64_t>() <= 0 ||
-        start == entry.end() || !start->is_number_integer() || start->get<std::int64_t>() < 0 ||
-        original == entry.end() || !original->is_string() || set == entry.end() ||
-        !set->is_string()) {
-      return bad();
-    }
-    Moved moved;
-    moved.start_time = start->get<std::uint64_t>();
-    moved.comm = entry.value("comm", std::string("?"));
-    auto original_cpus = parse_cpulist(original->get<std::string>());
-    auto set_cpus = parse_cpulist(set->get<std::string>());
-    if (!original_cpus || original_cpus->empty() || !set_cpus || set_cpus->empty()) return bad();
-    moved.original = *original_cpus;
-    moved.set = *set_cpus;
-    if (auto previous = entry.find("previous"); previous != entry.end()) {
-      auto cpus = previous->is_string() ? parse_cpulist(previous->get<std::string>())
-                                        : Result<CpuSet>(make_error("not a string"));
-      if (!cpus) return bad();
-      moved.previous = *cpus;
-    }
-    return std::pair{static_cast<pid_t>(pid->get<std::int64_t>()), std::move(moved)};
-  }
-
   Status persist() {
-    nlohmann::json section = nlohmann::json::object();
-    if (!moved_.empty()) {
-      nlohmann::json threads = nlohmann::json::array();
-      for (const auto& [pid, moved] : moved_) {
-        nlohmann::json entry = {{"pid", pid},
-                                {"start_time", moved.start_time},
-                                {"comm", moved.comm},
-                                {"original", format_cpulist(moved.original)},
-                                {"set", format_cpulist(moved.set)}};
-        if (moved.previous) entry["previous"] = format_cpulist(*moved.previous);
-        threads.push_back(std::move(entry));
-      }
-      section["threads"] = std::move(threads);
-    }
     // Journal::record skips an unchanged section and writes no file for an empty one.
-    return journal_.record(name(), std::move(section));
+    return journal_.record(name(), kthread_section(moved_));
   }
 
   void disable(const std::string& why) {
@@ -404,10 +345,11 @@ class KthreadActuator final : public Actuator {
   Journal& journal_;
   KthreadOptions options_;
   std::shared_ptr<const TaskProbe> probe_;
-  std::map<pid_t, Moved> moved_;
+  MovedKthreads moved_;
   std::map<pid_t, std::uint64_t> refused_;  // TID -> start time: EINVAL once, not tried again
   CpuSet online_;
   bool applied_ = false;
+  std::uint64_t scans_ = 0;     // of /proc: only while a thread is or may be confined
   std::uint64_t kthreads_ = 0;  // kernel threads seen by the last scan
   std::uint64_t movable_ = 0;   // of which prefcpu may move (moved or not)
   std::uint64_t moves_ = 0;

@@ -45,10 +45,8 @@ enum class KthreadKind {
 };
 KthreadKind classify_kthread(const PidStat& stat, const CpuSet& allowed);
 
-// Its journal section is kKthreadSection:
-// {"threads": [{"pid": 40, "start_time": 12, "comm": "khugepaged", "original": "0-7",
-//               "set": "0-3"}]}, with "previous" (the mask before the move in flight) while a
-// move is being made, so that a crash between journal and move is recognised too.
+// Its journal section is kKthreadSection (kthread_journal.h). An apply lists PROC_ROOT only
+// while a thread is confined or preferred lacks an online CPU: otherwise no thread can move.
 std::unique_ptr<Actuator> make_kthread_actuator(KernelFs& fs, Journal& journal,
                                                 KthreadOptions options);
 
