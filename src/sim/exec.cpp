@@ -92,6 +92,14 @@ void TaskExecutor::block_task(std::uint32_t t) {
   task.state = TaskState::kBlocked;
   task.prev_vcpu = task.vcpu;
   task.vcpu = kNone;
+  // An owner that sleeps holding a mutex is off its CPU: its spinners stop (mutex_spin_on_owner()).
+  if (task.held_lock != kNone && !w_.locks[task.held_lock].spin) poke_spinners(task.held_lock);
+}
+
+void TaskExecutor::poke_spinners(std::uint32_t lock) {
+  for (std::uint32_t s = w_.locks[lock].spinners.head; s != kNone; s = w_.tasks[s].wq_link.next) {
+    if (w_.tasks[s].spinning) poke(w_.tasks[s].vcpu);
+  }
 }
 
 bool TaskExecutor::try_lock(std::uint32_t t, std::uint32_t lock) {
@@ -143,9 +151,7 @@ void TaskExecutor::on_holder_preempted(std::uint32_t t) {
   const Lock& lock = w_.locks[holder.held_lock];
   const GuestParams& guest = w_.vms[holder.vm].guest;
   if (lock.spin ? !guest.confer : !guest.pv_preempted) return;
-  for (std::uint32_t s = lock.spinners.head; s != kNone; s = w_.tasks[s].wq_link.next) {
-    if (w_.tasks[s].spinning) poke(w_.tasks[s].vcpu);
-  }
+  poke_spinners(holder.held_lock);
 }
 
 bool TaskExecutor::in_spinlock(const Task& task) const {

@@ -65,6 +65,7 @@ class TaskExecutor {
   void unlock(std::uint32_t t, std::uint32_t lock);
   bool holder_preempted(const Lock& lock) const;
   bool owner_on_cpu(const Lock& lock) const;
+  void poke_spinners(std::uint32_t lock);
 
   World& w_;
   GuestScheduler& guest_;

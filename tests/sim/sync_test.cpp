@@ -63,6 +63,25 @@ TEST(Lock, MutexWaiterBlocksWhenTheOwnerIsOffCpu) {
   EXPECT_EQ(sim->tasks()[waiter].state, TaskState::kDone);
 }
 
+// The owner runs 50 us, then sleeps holding the mutex: the waiter, spinning since 1 us, stops at
+// once and blocks (49 us spun) instead of spinning until the release at 250 us.
+TEST(Lock, MutexSpinnerBlocksWhenTheOwnerFallsAsleep) {
+  auto sim = make_sim(bare_host(2), {idle_vm("vm1", 2)});
+  ASSERT_TRUE(sim);
+  std::uint32_t l = sim->add_lock();
+  sim->set_workload(0, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
+                           {lock(l), compute(50 * kUs), sleep_for(200 * kUs), unlock(l)},
+                           {compute(1 * kUs), lock(l), compute(1 * kUs), unlock(l)}}));
+  sim->add_task(0, 0, 0);
+  std::uint32_t waiter = sim->add_task(0, 1, 1);
+  sim->run_until(100 * kUs);
+  EXPECT_EQ(sim->tasks()[waiter].state, TaskState::kBlocked);
+  EXPECT_EQ(sim->vms()[0].stats.spin_ns, 49 * kUs);
+  EXPECT_EQ(sim->vms()[0].stats.lock_blocks, 1U);
+  sim->run_until(1 * kMs);
+  EXPECT_EQ(sim->tasks()[waiter].state, TaskState::kDone);
+}
+
 // Two pCPUs, slice 3 ms. The holder's vCPU runs from 0; the waiter's from 0.5 ms; a second VM's
 // vCPU becomes runnable at 1 ms and preempts the holder's vCPU at 3 ms (lowest vruntime).
 // With vcpu_is_preempted the waiter stops spinning at 3 ms (2.5 ms spun); without it, it spins
