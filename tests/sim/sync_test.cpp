@@ -6,15 +6,27 @@
 namespace prefcpu::sim::testing {
 namespace {
 
+// The lock tests' shape: an owner on vCPU 0 holds a new mutex around BODY; a waiter on vCPU 1
+// takes it after 1 us of work.
+struct OwnerAndWaiter {
+  std::uint32_t lock = 0;
+  std::uint32_t waiter = 0;
+};
+OwnerAndWaiter owner_and_waiter(Simulation& sim, const std::vector<Op>& body) {
+  std::uint32_t l = sim.add_lock();
+  std::vector<Op> owner{lock(l)};
+  owner.insert(owner.end(), body.begin(), body.end());
+  owner.push_back(unlock(l));
+  sim.set_workload(0, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
+                          owner, {compute(1 * kUs), lock(l), compute(1 * kUs), unlock(l)}}));
+  sim.add_task(0, 0, 0);
+  return {l, sim.add_task(0, 1, 1)};
+}
+
 TEST(Lock, WaiterSpinsUntilReleaseWhileHolderRuns) {
   auto sim = make_sim(bare_host(2), {idle_vm("vm1", 2)});
   ASSERT_TRUE(sim);
-  std::uint32_t l = sim->add_lock();
-  sim->set_workload(0, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
-                           {lock(l), compute(10 * kUs), unlock(l)},
-                           {compute(1 * kUs), lock(l), compute(1 * kUs), unlock(l)}}));
-  sim->add_task(0, 0, 0);
-  sim->add_task(0, 1, 1);
+  std::uint32_t l = owner_and_waiter(*sim, {compute(10 * kUs)}).lock;
   sim->run_until(1 * kMs);
   const VmStats& stats = sim->vms()[0].stats;
   EXPECT_EQ(stats.spin_ns, 9 * kUs);  // 1 us .. 10 us
@@ -30,12 +42,7 @@ TEST(Lock, MutexWaiterSpinsWithoutLimitWhileTheOwnerRuns) {
   vm.spec.guest.spin_limit_ns = 50 * kUs;
   auto sim = make_sim(bare_host(2), {vm});
   ASSERT_TRUE(sim);
-  std::uint32_t l = sim->add_lock();
-  sim->set_workload(0, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
-                           {lock(l), compute(200 * kUs), unlock(l)},
-                           {compute(1 * kUs), lock(l), compute(1 * kUs), unlock(l)}}));
-  sim->add_task(0, 0, 0);
-  std::uint32_t waiter = sim->add_task(0, 1, 1);
+  std::uint32_t waiter = owner_and_waiter(*sim, {compute(200 * kUs)}).waiter;
   sim->run_until(100 * kUs);
   EXPECT_EQ(sim->tasks()[waiter].state, TaskState::kRunning);
   sim->run_until(1 * kMs);
@@ -49,12 +56,7 @@ TEST(Lock, MutexWaiterSpinsWithoutLimitWhileTheOwnerRuns) {
 TEST(Lock, MutexWaiterBlocksWhenTheOwnerIsOffCpu) {
   auto sim = make_sim(bare_host(2), {idle_vm("vm1", 2)});
   ASSERT_TRUE(sim);
-  std::uint32_t l = sim->add_lock();
-  sim->set_workload(0, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
-                           {lock(l), sleep_for(200 * kUs), unlock(l)},
-                           {compute(1 * kUs), lock(l), compute(1 * kUs), unlock(l)}}));
-  sim->add_task(0, 0, 0);
-  std::uint32_t waiter = sim->add_task(0, 1, 1);
+  std::uint32_t waiter = owner_and_waiter(*sim, {sleep_for(200 * kUs)}).waiter;
   sim->run_until(100 * kUs);
   EXPECT_EQ(sim->tasks()[waiter].state, TaskState::kBlocked);
   EXPECT_EQ(sim->vms()[0].stats.spin_ns, 0);
@@ -68,12 +70,7 @@ TEST(Lock, MutexWaiterBlocksWhenTheOwnerIsOffCpu) {
 TEST(Lock, MutexSpinnerBlocksWhenTheOwnerFallsAsleep) {
   auto sim = make_sim(bare_host(2), {idle_vm("vm1", 2)});
   ASSERT_TRUE(sim);
-  std::uint32_t l = sim->add_lock();
-  sim->set_workload(0, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
-                           {lock(l), compute(50 * kUs), sleep_for(200 * kUs), unlock(l)},
-                           {compute(1 * kUs), lock(l), compute(1 * kUs), unlock(l)}}));
-  sim->add_task(0, 0, 0);
-  std::uint32_t waiter = sim->add_task(0, 1, 1);
+  std::uint32_t waiter = owner_and_waiter(*sim, {compute(50 * kUs), sleep_for(200 * kUs)}).waiter;
   sim->run_until(100 * kUs);
   EXPECT_EQ(sim->tasks()[waiter].state, TaskState::kBlocked);
   EXPECT_EQ(sim->vms()[0].stats.spin_ns, 49 * kUs);
