@@ -27,6 +27,8 @@ Result<Knobs> resolve_knobs(const Scenario& scenario, const VmSpec& vm, const Ru
 WorkloadParams scaled(WorkloadParams params, double scale) {
   if (scale < 1.0) {
     params.loops = std::max(1U, static_cast<std::uint32_t>(std::ceil(params.loops * scale)));
+    params.iterations =
+        std::max(1U, static_cast<std::uint32_t>(std::ceil(params.iterations * scale)));
   }
   return params;
 }

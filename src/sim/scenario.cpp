@@ -106,6 +106,7 @@ Status read_workload(const toml::table* table, const std::string& where, Workloa
            {{"hackbench", WorkloadKind::kHackbench},
             {"oltp", WorkloadKind::kOltp},
             {"cpu-bound", WorkloadKind::kCpuBound},
+            {"spinbench", WorkloadKind::kSpinbench},
             {"idle", WorkloadKind::kIdle}});
   f.integer("groups", w.groups, 1, 100'000);
   f.integer("fds", w.fds, 1, 1000);
@@ -124,6 +125,9 @@ Status read_workload(const toml::table* table, const std::string& where, Workloa
   f.number("load", w.load, 0.001, 100.0);
   f.integer("chunk_ns", w.chunk_ns, 1, kMaxNs);
   f.integer("tasks_per_vcpu", w.tasks_per_vcpu, 1, 1000);
+  f.integer("threads", w.threads, 1, 100'000);
+  f.integer("iterations", w.iterations, 1, 100'000'000);
+  f.integer("outside_ns", w.outside_ns, 0, kMaxNs);
   return f.finish();
 }
 
@@ -339,13 +343,30 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
     const toml::table& t = *(*case_tables)[i];
     std::string at = fmt::format("{} [[case]] #{}", where, i + 1);
     CaseSpec spec{fmt::format("case {}", i + 1), vms};
+    std::uint32_t keep = 0;  // the case runs the first `vms` [[vm]] entries; 0: all
     Fields f(&t, at);
     f.string("name", spec.name);
+    f.integer("vms", keep, 1, 4096);
     f.known("workload");
+    f.known("guest");
     PREFCPU_TRY(f.finish());
+    if (keep > spec.vms.size()) {
+      return make_error("{}: vms {} is more than the {} [[vm]] entries: expected 1..{}", at, keep,
+                        spec.vms.size(), spec.vms.size());
+    }
+    if (keep != 0) spec.vms.resize(keep);
     const toml::table* overrides = sub_table(t, "workload", status, at);
     PREFCPU_TRY(status);
+    const toml::table* guest_overrides = sub_table(t, "guest", status, at);
+    PREFCPU_TRY(status);
     for (std::size_t v = 0; v < spec.vms.size(); ++v) {
+      PREFCPU_TRY(read_guest(guest_overrides, at + " [guest]", spec.vms[v].guest));
+      if (spec.vms[v].vcpus % spec.vms[v].guest.smt != 0) {
+        return make_error(
+            "{} [guest]: smt {} does not divide vm {}'s {} vCPUs: expected whole "
+            "cores",
+            at, spec.vms[v].guest.smt, spec.vms[v].name, spec.vms[v].vcpus);
+      }
       PREFCPU_TRY(read_workload(overrides, at + " [workload]", spec.vms[v].workload));
       PREFCPU_TRY(check_load(spec.vms[v], fmt::format("{} [[vm]] #{}", at, v + 1)));
     }

@@ -241,6 +241,8 @@ std::unique_ptr<Workload> make_workload(const WorkloadParams& params,
       return std::make_unique<Oltp>(params, load);
     case WorkloadKind::kCpuBound:
       return std::make_unique<CpuBound>(params, load);
+    case WorkloadKind::kSpinbench:
+      return make_spinbench(params);
     case WorkloadKind::kIdle:
       break;
   }
@@ -255,6 +257,8 @@ std::string_view workload_kind_name(WorkloadKind kind) {
       return "oltp";
     case WorkloadKind::kCpuBound:
       return "cpu-bound";
+    case WorkloadKind::kSpinbench:
+      return "spinbench";
     case WorkloadKind::kIdle:
       break;
   }
@@ -264,6 +268,7 @@ std::string_view workload_kind_name(WorkloadKind kind) {
 std::string_view metric_name(WorkloadKind kind) {
   switch (kind) {
     case WorkloadKind::kHackbench:
+    case WorkloadKind::kSpinbench:
       return "time_s";
     case WorkloadKind::kOltp:
       return "tps";
@@ -278,6 +283,7 @@ double metric_value(WorkloadKind kind, const Vm& vm, Ns end_ns) {
   double seconds = static_cast<double>(end_ns) / 1e9;
   switch (kind) {
     case WorkloadKind::kHackbench:
+    case WorkloadKind::kSpinbench:
       return static_cast<double>(vm.done_at >= 0 ? vm.done_at : end_ns) / 1e9;
     case WorkloadKind::kOltp:
       return seconds > 0 ? static_cast<double>(vm.stats.units) / seconds : 0.0;

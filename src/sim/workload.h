@@ -1,5 +1,5 @@
 // What the guest tasks do: hackbench-like message passing, an OLTP-like transaction mix,
-// CPU-bound spinners, or nothing. Each workload is a per-task program of Ops.
+// CPU-bound spinners, a spinlock loop, or nothing. Each workload is a per-task program of Ops.
 #pragma once
 
 #include <memory>
@@ -23,6 +23,9 @@ class Workload {
 // `load`: the VM's load schedule; only oltp and cpu-bound take one (the scenario checks).
 std::unique_ptr<Workload> make_workload(const WorkloadParams& params,
                                         const std::vector<LoadPhase>& load);
+
+// The lock-holder-preemption microbenchmark (spinbench.cpp).
+std::unique_ptr<Workload> make_spinbench(const WorkloadParams& params);
 
 std::string_view workload_kind_name(WorkloadKind kind);
 // "time_s", "tps" or "work".

@@ -13,7 +13,7 @@ namespace prefcpu::sim {
 namespace {
 
 constexpr std::string_view kBuiltins[] = {"seed-hackbench", "seed-daytrader", "no-overcommit",
-                                          "cpu-bound", "large"};
+                                          "cpu-bound",      "large",          "lhp-spinbench"};
 
 TEST(Scenario, EveryFixedBuiltinIsPresentAndParses) {
   for (auto name : kBuiltins) {
@@ -53,8 +53,9 @@ TEST(Scenario, ErrorsNameTheKeyAndWhatIsAccepted) {
   EXPECT_NE(unknown.find("unknown key \"groupz\""), std::string::npos) << unknown;
   EXPECT_NE(unknown.find("groups"), std::string::npos) << unknown;
   std::string kind = error_of(std::string(base) + "[workload]\nkind = \"tpcc\"\n");
-  EXPECT_NE(kind.find("kind is \"tpcc\": expected one of hackbench, oltp, cpu-bound, idle"),
-            std::string::npos)
+  EXPECT_NE(
+      kind.find("kind is \"tpcc\": expected one of hackbench, oltp, cpu-bound, spinbench, idle"),
+      std::string::npos)
       << kind;
   std::string type = error_of("name = \"t\"\n[host]\npcpus = \"four\"\n[[vm]]\nvcpus = 2\n");
   EXPECT_NE(type.find("pcpus is not an integer"), std::string::npos) << type;
