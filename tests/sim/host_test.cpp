@@ -66,6 +66,23 @@ TEST(Host, PollingStopsWhenAnotherVcpuIsRunnable) {
   }
 }
 
+// With every pCPU busy, a woken vCPU waits on its previous pCPU's queue (select_idle_sibling()
+// returns its target), here pCPU v mod 2 for vCPUs that never ran, not on one shared queue.
+TEST(Host, AWokenVcpuWaitsOnItsPreviousPcpu) {
+  HostParams host = bare_host(2);
+  host.queues = HostQueues::kPerCpu;
+  auto sim = make_sim(host, {idle_vm("vm1", 4)});
+  ASSERT_TRUE(sim);
+  sim->set_workload(0, std::make_unique<ScriptWorkload>(
+                           std::vector<std::vector<Op>>(4, std::vector<Op>{compute(100 * kMs)})));
+  for (std::uint32_t i = 0; i < 4; ++i) sim->add_task(0, i, i);
+  sim->run_until(1 * kMs);
+  EXPECT_EQ(sim->vcpus()[2].queued_on, 0U);
+  EXPECT_EQ(sim->vcpus()[3].queued_on, 1U);
+  EXPECT_EQ(sim->pcpus()[0].queue.size(), 1U);
+  EXPECT_EQ(sim->pcpus()[1].queue.size(), 1U);
+}
+
 // Three vCPUs on two pCPUs with per-pCPU queues. vCPU 2 wakes with both pCPUs busy and waits on
 // its previous pCPU's queue (select_idle_sibling() falls back to prev), pCPU 0 here. At 1 ms
 // vCPU 1 halts: pCPU 1 goes newly idle and pulls vCPU 2, which is cache-cold (it never ran), so
