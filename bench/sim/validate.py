@@ -6,6 +6,7 @@ simulate() (host profile tcg), run it, and print one table row per guest and gov
 measured change (median and spread) beside the simulator's prediction.
 
 Usage: bench/sim/validate.py BUILD_BIN_DIR [NAME.json ...] [--scenarios DIR] [--tcg-speed]
+       [--jobs N]   (cases run N at a time; default: the CPU count)
 
 Two ways to make the simulated guest as slow as the TCG guest:
 * default (the rig's --simulate): hackbench loops scaled per case so that the simulated baseline
@@ -18,6 +19,7 @@ Two ways to make the simulated guest as slow as the TCG guest:
 """
 import re
 import argparse
+import concurrent.futures
 import json
 import os
 import sys
@@ -148,6 +150,7 @@ def main():
     p.add_argument("cases", nargs="*")
     p.add_argument("--scenarios", help="write each regenerated scenario to DIR/NAME.toml")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--tcg-speed", action="store_true")
     p.add_argument("--tcg-measured", nargs="?", const=os.path.join(HERE, "..", "..", "docs", "overcommit-data", "tcg-cost.json"),
                    help="guest costs measured by bench/overcommit/tcg-cost.sh (default: the stored run)")
@@ -160,9 +163,10 @@ def main():
     costs = measured_costs(a.tcg_measured) if a.tcg_measured else None
     if costs is not None:
         print(f"TCG guest costs measured by tcg-cost: {costs}", file=sys.stderr)
-    rows = []
-    for path in paths:
-        rows += case_rows(path, a.bin_dir, a.scenarios, factor, costs)
+    # Each case is its own simulator processes, so threads run them in parallel; rows keep case order.
+    with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as pool:
+        per_case = pool.map(lambda path: case_rows(path, a.bin_dir, a.scenarios, factor, costs), paths)
+        rows = [row for case in per_case for row in case]
     if a.json:
         json.dump(rows, sys.stdout, indent=1)
         print()

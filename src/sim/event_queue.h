@@ -22,6 +22,7 @@ enum class EventKind : std::uint8_t {
   kWindow,    // dispatch-window host: the next 10 ms window starts
   kBudget,    // dispatch-window host: a VM's entitlement for this window runs out
   kGovernor,  // a VM's steal governor samples /proc/stat
+  kHostTick,  // per-pCPU host queues: the host's jiffy, when periodic and nohz idle balance run
 };
 
 struct Event {

@@ -24,6 +24,10 @@ void HostScheduler::start() {
   if (w_.host.scheduler == HostKind::kDispatchWindow) {
     w_.schedule(0, EventKind::kWindow, 0, 0);
   }
+  if (per_cpu()) {
+    for (Pcpu& pc : w_.pcpus) pc.balance_interval_ms = static_cast<std::uint32_t>(w_.pcpus.size());
+    w_.schedule(1'000'000'000 / w_.host.host_hz, EventKind::kHostTick, 0, 0);
+  }
 }
 
 Ns HostScheduler::steal_ns(std::uint32_t v) const {
@@ -47,18 +51,40 @@ bool HostScheduler::before(std::uint32_t a, std::uint32_t b) const {
   return a < b;
 }
 
-void HostScheduler::queue_push(std::uint32_t v) {
-  w_.host_queue.push_back(v);
-  std::push_heap(w_.host_queue.begin(), w_.host_queue.end(),
+bool HostScheduler::per_cpu() const {
+  return w_.host.queues == HostQueues::kPerCpu && w_.host.scheduler == HostKind::kFair;
+}
+
+// The queue a vCPU leaving or wanting pCPU p waits on: p's own, or the global one.
+std::vector<std::uint32_t>& HostScheduler::queue_of(std::uint32_t p) {
+  return per_cpu() ? w_.pcpus[p].queue : w_.host_queue;
+}
+
+void HostScheduler::queue_push(std::uint32_t p, std::uint32_t v) {
+  auto& q = queue_of(p);
+  if (per_cpu()) w_.vcpus[v].queued_on = p;
+  q.push_back(v);
+  std::push_heap(q.begin(), q.end(),
                  [this](std::uint32_t a, std::uint32_t b) { return before(b, a); });
 }
 
-std::uint32_t HostScheduler::queue_pop() {
-  std::pop_heap(w_.host_queue.begin(), w_.host_queue.end(),
+std::uint32_t HostScheduler::queue_pop(std::uint32_t p) {
+  auto& q = queue_of(p);
+  std::pop_heap(q.begin(), q.end(),
                 [this](std::uint32_t a, std::uint32_t b) { return before(b, a); });
-  std::uint32_t v = w_.host_queue.back();
-  w_.host_queue.pop_back();
+  std::uint32_t v = q.back();
+  q.pop_back();
+  w_.vcpus[v].queued_on = kNone;
   return v;
+}
+
+void HostScheduler::queue_remove(std::uint32_t v) {
+  Vcpu& vc = w_.vcpus[v];
+  auto& q = per_cpu() ? w_.pcpus[vc.queued_on].queue : w_.host_queue;
+  q.erase(std::find(q.begin(), q.end(), v));
+  std::make_heap(q.begin(), q.end(),
+                 [this](std::uint32_t a, std::uint32_t b) { return before(b, a); });
+  vc.queued_on = kNone;
 }
 
 void HostScheduler::queue_rebuild() {
@@ -101,6 +127,19 @@ void HostScheduler::enqueue(std::uint32_t v) {
   Vcpu& vc = w_.vcpus[v];
   // Zero-lag placement: a vCPU gets no credit for the time it was halted.
   vc.vruntime = std::max(vc.vruntime, w_.min_vruntime);
+  if (per_cpu()) {
+    std::uint32_t p = select_pcpu(v);
+    if (w_.pcpus[p].current == kNone) {
+      dispatch(p, v);
+      return;
+    }
+    set_host_state(vc, HostState::kWaiting, w_.now());
+    queue_push(p, v);
+    // Halt polling stops once another task is runnable on its pCPU (single_task_running()).
+    std::uint32_t cur = w_.pcpus[p].current;
+    if (w_.vcpus[cur].host == HostState::kPolling) halt(cur);
+    return;
+  }
   std::uint32_t p = vc.last_pcpu != kNone && w_.pcpus[vc.last_pcpu].current == kNone
                         ? vc.last_pcpu
                         : w_.idle_pcpus.first();
@@ -123,7 +162,7 @@ void HostScheduler::enqueue(std::uint32_t v) {
     return;
   }
   set_host_state(vc, HostState::kWaiting, w_.now());
-  queue_push(v);
+  queue_push(0, v);
   if (w_.host.scheduler == HostKind::kDispatchWindow && key_class(vc) == 0) {
     preempt_for_entitled();
   }
@@ -177,6 +216,7 @@ void HostScheduler::stop_running(std::uint32_t v) {
   ++pc.gen;
   w_.idle_pcpus.set(vc.pcpu);
   vc.pcpu = kNone;
+  vc.left_pcpu_at = w_.now();
   ++vc.gen;
   vc.armed_end = kNever;
 }
@@ -186,21 +226,23 @@ void HostScheduler::preempt(std::uint32_t v) {
   Vm& vm = w_.vms[vc.vm];
   exec_.advance(v);
   if (vc.host == HostState::kPolling) --w_.polling;
+  std::uint32_t p = vc.pcpu;
   stop_running(v);
   set_host_state(vc, HostState::kWaiting, w_.now());
   ++vm.stats.host_preemptions;
-  queue_push(v);
+  queue_push(p, v);
   if (vc.current != kNone && !w_.tasks[vc.current].held.empty()) {
     ++vm.stats.holder_preemptions;
     exec_.on_holder_preempted(vc.current);
   }
 }
 
+// With per-pCPU queues the target leaves whichever queue it waits on for v's pCPU (a
+// simplification: yield_to() makes it the next buddy on its own run queue and reschedules that
+// CPU).
 void HostScheduler::yield_to(std::uint32_t v, std::uint32_t target) {
-  auto at = std::find(w_.host_queue.begin(), w_.host_queue.end(), target);
-  if (at == w_.host_queue.end()) return;
-  w_.host_queue.erase(at);
-  queue_rebuild();
+  if (w_.vcpus[target].host != HostState::kWaiting) return;
+  queue_remove(target);
   std::uint32_t p = w_.vcpus[v].pcpu;
   preempt(v);
   dispatch(p, target);
@@ -208,7 +250,7 @@ void HostScheduler::yield_to(std::uint32_t v, std::uint32_t target) {
 
 void HostScheduler::idle(std::uint32_t v) {
   Vcpu& vc = w_.vcpus[v];
-  if (w_.host.halt_poll_ns > 0 && w_.host_queue.empty()) {
+  if (w_.host.halt_poll_ns > 0 && queue_of(vc.pcpu).empty()) {
     set_host_state(vc, HostState::kPolling, w_.now());
     ++w_.polling;
     ++vc.gen;
@@ -242,15 +284,19 @@ void HostScheduler::halt(std::uint32_t v) {
 }
 
 void HostScheduler::pcpu_freed(std::uint32_t p) {
-  if (w_.host_queue.empty()) return;
-  dispatch(p, queue_pop());
+  if (!queue_of(p).empty()) {
+    dispatch(p, queue_pop(p));
+    return;
+  }
+  if (per_cpu()) newidle_balance(p);
 }
 
 void HostScheduler::on_slice(std::uint32_t p, std::uint32_t gen) {
   Pcpu& pc = w_.pcpus[p];
   if (pc.gen != gen || pc.current == kNone) return;
   std::uint32_t v = pc.current;
-  if (w_.host_queue.empty() || !before(w_.host_queue.front(), v)) {
+  const auto& q = queue_of(p);
+  if (q.empty() || !before(q.front(), v)) {
     arm_slice(p);
     return;
   }
@@ -266,7 +312,7 @@ void HostScheduler::displace(std::uint32_t v) {
   }
   std::uint32_t p = w_.vcpus[v].pcpu;
   preempt(v);
-  dispatch(p, queue_pop());
+  dispatch(p, queue_pop(p));
 }
 
 // The running vCPU the host would deschedule first, or kNone when no pCPU is busy.

@@ -1,6 +1,7 @@
-// The host scheduler: vCPU threads on pCPUs. A fair scheduler (one global queue ordered by
-// weighted vruntime), or a PowerVM-like dispatch window with per-VM entitlement. Steal is the time
-// a vCPU spends runnable on this queue.
+// The host scheduler: vCPU threads on pCPUs. A fair scheduler (per-pCPU queues ordered by weighted
+// vruntime with the host kernel's placement and load balancing, or one global queue), or a
+// PowerVM-like dispatch window with per-VM entitlement. Steal is the time a vCPU spends runnable
+// on a host queue.
 #pragma once
 
 #include "sim/state.h"
@@ -35,13 +36,24 @@ class HostScheduler {
   void on_resume(std::uint32_t v, std::uint32_t gen);
   void on_window();
   void on_budget(std::uint32_t vm, std::uint32_t gen);
+  void on_host_tick();
 
  private:
   std::uint64_t key_class(const Vcpu& v) const;
   bool before(std::uint32_t a, std::uint32_t b) const;
-  void queue_push(std::uint32_t v);
-  std::uint32_t queue_pop();
+  bool per_cpu() const;
+  std::vector<std::uint32_t>& queue_of(std::uint32_t p);
+  void queue_push(std::uint32_t p, std::uint32_t v);
+  std::uint32_t queue_pop(std::uint32_t p);
+  void queue_remove(std::uint32_t v);
   void queue_rebuild();
+  // Per-pCPU queues (host_balance.cpp).
+  std::uint32_t select_pcpu(std::uint32_t v) const;
+  bool newidle_balance(std::uint32_t p);
+  bool balance(std::uint32_t p, bool newidle);
+  void periodic_balance(std::uint32_t p);
+  Ns balance_interval(const Pcpu& pc, bool busy) const;
+  std::uint64_t pcpu_load(std::uint32_t p) const;
   void enqueue(std::uint32_t v);
   void dispatch(std::uint32_t p, std::uint32_t v);
   void stop_running(std::uint32_t v);

@@ -35,6 +35,32 @@ std::string Simulation::check_invariants(bool with_tasks) const {
   std::vector<std::uint32_t> as_current(with_tasks ? w_.tasks.size() : 0, 0);
   std::vector<std::uint32_t> in_host_queue(w_.vcpus.size(), 0);
   for (std::uint32_t v : w_.host_queue) ++in_host_queue[v];
+  bool per_cpu = w_.host.queues == HostQueues::kPerCpu && w_.host.scheduler == HostKind::kFair;
+  if (per_cpu && !w_.host_queue.empty())
+    return "per-pCPU host queues, but the global queue is used";
+  for (std::uint32_t p = 0; p < w_.pcpus.size(); ++p) {
+    const Pcpu& pc = w_.pcpus[p];
+    if (!per_cpu && !pc.queue.empty()) {
+      return fmt::format("a global host queue, but pCPU {} has its own", p);
+    }
+    // An idle pCPU runs what waits on its own queue at once: only other pCPUs' waiters can wait
+    // while it idles (until a balance pulls them).
+    if (pc.current == kNone && !pc.queue.empty()) {
+      return fmt::format("pCPU {} is idle with {} vCPUs waiting on its queue", p, pc.queue.size());
+    }
+    for (std::uint32_t v : pc.queue) {
+      ++in_host_queue[v];
+      if (w_.vcpus[v].queued_on != p) {
+        return fmt::format("vCPU {} waits on pCPU {}'s queue but says {}", v, p,
+                           static_cast<int>(w_.vcpus[v].queued_on));
+      }
+    }
+  }
+  // The global queue is work-conserving: nobody waits while a pCPU is idle.
+  if (!per_cpu && !w_.host_queue.empty() && w_.idle_pcpus.first() != kNone) {
+    return fmt::format("{} vCPUs wait on the host queue while pCPU {} is idle",
+                       w_.host_queue.size(), w_.idle_pcpus.first());
+  }
   std::uint32_t polling = 0;
   Ns on_pcpu = 0;
   std::vector<Ns> vm_running(w_.vms.size(), 0);
@@ -46,8 +72,12 @@ std::string Simulation::check_invariants(bool with_tasks) const {
                          vc.pcpu == kNone ? -1 : static_cast<int>(vc.pcpu));
     }
     if ((vc.host == HostState::kWaiting) != (in_host_queue[v] == 1) || in_host_queue[v] > 1) {
-      return fmt::format("vCPU {} in host state {} is {} times on the host queue", v,
+      return fmt::format("vCPU {} in host state {} is {} times on the host queues", v,
                          static_cast<int>(vc.host), in_host_queue[v]);
+    }
+    if (vc.host != HostState::kWaiting && vc.queued_on != kNone) {
+      return fmt::format("vCPU {} in host state {} says it waits on pCPU {}", v,
+                         static_cast<int>(vc.host), vc.queued_on);
     }
     if (vc.host == HostState::kPolling) ++polling;
     Ns total = 0;

@@ -15,6 +15,9 @@
 namespace prefcpu::sim {
 
 enum class HostKind : std::uint8_t { kFair, kDispatchWindow };
+// The fair host's run queues: one global queue (perfectly work-conserving, the old model) or one
+// per pCPU with the host kernel's wakeup placement and load balancing (kernel/sched/fair.c).
+enum class HostQueues : std::uint8_t { kGlobal, kPerCpu };
 // Who the host is, which decides the lock policies (docs/simulator.md, "Host profiles"): KVM
 // (PV spinlocks, PLE, halt polling), QEMU TCG with no PV features (the overcommit rig's host), or
 // PowerVM (dispatch windows, H_CONFER).
@@ -49,6 +52,16 @@ struct HostParams {
   // EEVDF base slice 0.75 ms x (1 + ilog2(8)) = 3.0 ms on >= 8 CPUs, v6.6-v6.14 (§1, D); a scenario
   // without slice_us gets eevdf_base_slice(pcpus).
   Ns slice_ns = 3'000'000;
+  // Per-pCPU run queues (fair host only): select_idle_sibling() placement, newidle pull, periodic
+  // and nohz idle balance at the host tick (docs/simulator.md, "Host run queues").
+  HostQueues queues = HostQueues::kPerCpu;
+  // The host's CONFIG_HZ: 250, read from this machine's /proc/config.gz (the rig's host, kernel
+  // 6.18, CONFIG_HZ_250=y, CONFIG_NO_HZ_IDLE=y); also the Kconfig default (§6, T/U).
+  std::uint32_t host_hz = 250;
+  // sysctl_sched_migration_cost 0.5 ms: a waiter that left a pCPU less than this ago is cache-hot
+  // and not pulled until a periodic balance has failed cache_nice_tries (1) times (task_hot(),
+  // can_migrate_task(), kernel/sched/fair.c; sd_init(), kernel/sched/topology.c).
+  Ns migration_cost_ns = 500'000;
   // PowerVM hypervisor dispatch cycle (§1, T).
   Ns window_ns = 10'000'000;
   // Host task switch ~1.1-2.4 us + one VM entry ~0.5 us: lower bound of a vCPU switch (§2, T/D).

@@ -125,6 +125,7 @@ std::string format_json(const Report& report) {
       v["lock_blocks"] = vm.stats.lock_blocks;
       v["host_switches"] = vm.stats.host_switches;
       v["host_preemptions"] = vm.stats.host_preemptions;
+      v["host_migrations"] = vm.stats.host_migrations;
       v["pushes"] = vm.stats.pushes;
       v["pulls"] = vm.stats.pulls;
       v["halts"] = vm.stats.halts;

@@ -65,6 +65,18 @@ Status read_host(const toml::table* table, const std::string& where, HostParams&
         host.profile == HostProfile::kPowerVm ? HostKind::kDispatchWindow : HostKind::kFair;
   }
   apply_profile(host.profile, host, guest);
+  // A dispatch-window host is PowerVM's dispatcher, not Linux: one queue whatever the key says.
+  host.queues = host.scheduler == HostKind::kFair ? HostParams{}.queues : HostQueues::kGlobal;
+  f.choice("queues", host.queues,
+           {{"global", HostQueues::kGlobal}, {"per-cpu", HostQueues::kPerCpu}});
+  if (host.scheduler == HostKind::kDispatchWindow && host.queues == HostQueues::kPerCpu) {
+    return make_error(
+        "{}: queues is \"per-cpu\" with scheduler \"dispatch-window\": expected "
+        "\"global\" (per-pCPU queues are the fair host's)",
+        where);
+  }
+  f.integer("hz", host.host_hz, 1, 10000);
+  f.integer("migration_cost_ns", host.migration_cost_ns, 0, kMaxNs);
   host.slice_ns = eevdf_base_slice(host.pcpus);
   f.micros("slice_us", host.slice_ns, 1, kMaxNs / 1000);
   f.micros("window_us", host.window_ns, 100, kMaxNs / 1000);

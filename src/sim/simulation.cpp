@@ -290,6 +290,9 @@ void Simulation::dispatch_event(const Event& event) {
     case EventKind::kGovernor:
       on_governor(event.target);
       break;
+    case EventKind::kHostTick:
+      host_.on_host_tick();
+      break;
   }
 }
 

@@ -139,7 +139,9 @@ struct Vcpu {
   std::array<Ns, kHostStates> state_ns{};  // closed time in each HostState
   std::uint32_t pcpu = kNone;
   std::uint32_t last_pcpu = kNone;
-  Ns run_start = 0;  // dispatch time: the open run's vruntime is charged from here
+  std::uint32_t queued_on = kNone;  // per-pCPU host queues: the pCPU whose queue it waits on
+  Ns left_pcpu_at = 0;              // when it last stopped running (task_hot()'s exec_start)
+  Ns run_start = 0;                 // dispatch time: the open run's vruntime is charged from here
   std::uint64_t vruntime = 0;
   Ns exec_from = 0;
   Ns refill_until = 0;
@@ -176,6 +178,13 @@ struct Pcpu {
   std::uint32_t current = kNone;
   std::uint32_t last = kNone;
   std::uint32_t gen = 0;
+  // Per-pCPU host queues: waiting vCPUs (a heap), and this CPU's sched domain balance state
+  // (one LLC domain over all pCPUs, single-CPU groups).
+  std::vector<std::uint32_t> queue;
+  Ns next_balance = 0;
+  Ns last_balance = 0;
+  std::uint32_t balance_interval_ms = 0;  // sd->balance_interval: min_interval..max_interval
+  std::uint32_t nr_balance_failed = 0;
 };
 
 struct Lock {
@@ -209,10 +218,11 @@ struct VmStats {
   std::uint64_t shrinks = 0;
   std::uint64_t grows = 0;
   std::uint64_t lock_blocks = 0;
-  std::uint64_t pv_waits = 0;   // pv_wait(): a spinlock waiter halted its vCPU
-  std::uint64_t pv_kicks = 0;   // pv_kick() of a halted waiter by the unlocker
-  std::uint64_t ple_exits = 0;  // pause-loop exits
-  std::uint64_t yields = 0;     // directed yields (PLE) and H_CONFERs that gave the pCPU away
+  std::uint64_t pv_waits = 0;         // pv_wait(): a spinlock waiter halted its vCPU
+  std::uint64_t pv_kicks = 0;         // pv_kick() of a halted waiter by the unlocker
+  std::uint64_t ple_exits = 0;        // pause-loop exits
+  std::uint64_t yields = 0;           // directed yields (PLE) and H_CONFERs that gave the pCPU away
+  std::uint64_t host_migrations = 0;  // per-pCPU host queues: waiting vCPUs pulled by a balance
 };
 
 struct TimeseriesRow {
@@ -277,7 +287,7 @@ struct World {
   std::vector<Task> tasks;
   std::vector<Lock> locks;
   std::vector<Pipe> pipes;
-  std::vector<std::uint32_t> host_queue;  // heap of waiting vCPUs
+  std::vector<std::uint32_t> host_queue;  // heap of waiting vCPUs (global host queue)
   VcpuMask idle_pcpus;                    // pCPUs with nothing on them
   std::vector<TimeseriesRow> timeseries;
   std::uint64_t min_vruntime = 0;

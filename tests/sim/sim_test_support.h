@@ -53,11 +53,12 @@ inline Op pipe_read(std::uint32_t id) {
 constexpr Ns kUs = 1'000;
 constexpr Ns kMs = 1'000'000;
 
-// A host with no switch, refill, polling, IPI or exit costs and no pause-loop exiting, so schedules
-// can be computed by hand.
+// A host with no switch, refill, polling, IPI or exit costs and no pause-loop exiting, and one
+// global (work-conserving) host queue, so schedules can be computed by hand.
 inline HostParams bare_host(std::uint32_t pcpus, Ns slice_ns = 3 * kMs) {
   HostParams host;
   host.pcpus = pcpus;
+  host.queues = HostQueues::kGlobal;
   host.slice_ns = slice_ns;
   host.context_switch_ns = 0;
   host.refill_penalty_ns = 0;
