@@ -278,8 +278,9 @@ TaskExecutor::StepResult TaskExecutor::step(std::uint32_t v, std::uint32_t t) {
         std::uint32_t own_wq = write ? pipe.wr_wait_lock : pipe.rd_wait_lock;
         bool was_edge = write ? pipe.count == 1 : pipe.count + 1 == pipe.capacity;
         if (other_wq == kNone) {
-          if (other != kNone) guest_.wake_task(other, v);
-          if (next != kNone) guest_.wake_task(next, v);
+          // fs/pipe.c wakes with wake_up_interruptible_sync_poll(): WF_SYNC.
+          if (other != kNone) guest_.wake_task(other, v, true);
+          if (next != kNone) guest_.wake_task(next, v, true);
         } else {
           // The program wakes them after dropping pipe->mutex, each under its wait-queue lock:
           // the other side's on the empty/full edge, this side's chained exclusive waiter.
@@ -297,7 +298,7 @@ TaskExecutor::StepResult TaskExecutor::step(std::uint32_t v, std::uint32_t t) {
       }
       case OpKind::kWakeUp: {
         std::uint32_t& wakee = task.wakee[op.object];
-        if (wakee != kNone) guest_.wake_task(wakee, v);
+        if (wakee != kNone) guest_.wake_task(wakee, v, true);  // a pipe's WF_SYNC wakeup
         wakee = kNone;
         task.has_op = false;
         break;
