@@ -61,7 +61,7 @@ std::uint32_t GuestScheduler::wake_affine(const Vm& vm, std::uint32_t this_cpu, 
                                           bool sync) const {
   auto nr_running = [&](std::uint32_t local) {
     const Vcpu& vc = w_.vcpus[vm.first_vcpu + local];
-    return static_cast<std::int64_t>(vc.rq.size + (vc.current != kNone ? 1U : 0U));
+    return std::int64_t{vc.rq.size} + (vc.current != kNone ? 1 : 0);
   };
   // wake_affine_idle(): every vCPU of a VM shares its LLC.
   if (available_idle(vm, this_cpu)) return available_idle(vm, prev) ? prev : this_cpu;
@@ -268,7 +268,7 @@ constexpr std::array<std::uint64_t, 32> make_decay() {
   std::array<std::uint64_t, 32> table{};
   double v = 4294967296.0;
   for (auto& entry : table) {
-    entry = static_cast<std::uint64_t>(v + 0.5);
+    entry = static_cast<std::uint64_t>(v);  // y^n x 2^32, truncated
     v *= y;
   }
   return table;
@@ -304,7 +304,8 @@ void GuestScheduler::update_idle_cpu_scan(Vm& vm) {
   });
   std::uint64_t x = sum / vm.vcpus;
   std::uint64_t pct = vm.guest.imbalance_pct;
-  std::uint64_t tmp = std::min<std::uint64_t>(x * x * pct * pct / (10000 * 1024), 1024);
+  std::uint64_t tmp =
+      std::min<std::uint64_t>(x * x * pct * pct / (std::uint64_t{10000} * 1024), 1024);
   vm.nr_idle_scan = static_cast<std::uint32_t>((1024 - tmp) * vm.vcpus / 1024);
 }
 
