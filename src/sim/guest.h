@@ -21,6 +21,14 @@ class GuestScheduler {
   // A blocked task becomes runnable on the vCPU select_task_rq() picks. `sync`: WF_SYNC, the
   // waker is about to sleep (pipe wakeups, wake_up_interruptible_sync_poll()).
   void wake_task(std::uint32_t t, std::uint32_t waker, bool sync = false);
+  // try_to_wake_up() in two steps, so the waker can take the target's rq lock in between:
+  // select_task_rq() for blocked task t, then the rq lock the activation takes there.
+  std::uint32_t ttwu_select(std::uint32_t t, std::uint32_t waker, bool sync) {
+    return select_vcpu(t, waker, sync);
+  }
+  std::uint32_t ttwu_rq_lock(std::uint32_t target, std::uint32_t waker) const;
+  // ttwu_do_activate(): closes v's idle period (avg_idle), then queues t there.
+  void ttwu_activate(std::uint32_t v, std::uint32_t t, std::uint32_t waker);
   // Runs the guest on an executing vCPU until its current task needs time, or it goes idle.
   void run(std::uint32_t v);
   // sched_tick() on an executing vCPU: push off a non-preferred vCPU, slice expiry, balance.
