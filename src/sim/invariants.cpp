@@ -104,6 +104,17 @@ std::string Simulation::check_invariants(bool with_tasks) const {
       }
     }
     const Vm& vm = w_.vms[vc.vm];
+    // The wakeup path's per-vCPU state: util in 0..1024, avg_idle within its cap, an idle stamp
+    // only in the past, and only while the vCPU found nothing in its newidle balance.
+    Ns avg_idle_cap = 2 * std::max(vm.guest.migration_cost_ns, vm.guest.newidle_lb_cost_ns);
+    if (vc.util > 1024 || vc.util_since > now || vc.avg_idle < 0 || vc.avg_idle > avg_idle_cap ||
+        vc.idle_stamp > now) {
+      return fmt::format("vCPU {}: util {}, avg_idle {} (cap {}) or idle stamp {} out of range", v,
+                         vc.util, vc.avg_idle, avg_idle_cap, vc.idle_stamp);
+    }
+    if (vm.nr_idle_scan > vm.vcpus) {
+      return fmt::format("VM {}: nr_idle_scan {} > its {} vCPUs", vc.vm, vm.nr_idle_scan, vm.vcpus);
+    }
     if (vm.idle.test(vc.local) != (vc.current == kNone && vc.rq.size == 0) ||
         vm.queued.test(vc.local) != (vc.rq.size != 0)) {
       return fmt::format("vCPU {}: the VM's idle/queued masks disagree with its run queue", v);

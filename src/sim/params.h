@@ -96,6 +96,18 @@ struct GuestParams {
   // sd_init(): balance_interval = sd_weight ms; busy_factor 16; imbalance_pct 117 (§6, S).
   std::uint32_t busy_factor = 16;
   std::uint32_t imbalance_pct = 117;
+  // sysctl_sched_migration_cost 500 us (kernel/sched/fair.c, §1 S): task_hot() calls a task that
+  // ran this recently cache-hot; a run queue starts with avg_idle = 2 x this and
+  // max_idle_balance_cost = this (kernel/sched/core.c sched_init()).
+  Ns migration_cost_ns = 500'000;
+  // sd->max_newidle_lb_cost: sched_balance_newidle() (v5.16+, so v6.12) skips the pull when
+  // rq->avg_idle is below it. Assumption (not measured here; the guest's debugfs is not read): a
+  // newidle balance over one domain of <= 16 run queues. 500000 gives the pre-v5.16 gate
+  // (avg_idle < sysctl_sched_migration_cost).
+  Ns newidle_lb_cost_ns = 5'000;
+  // sd_init(): cache_nice_tries 1 on an LLC (SD_SHARE_LLC) domain (kernel/sched/topology.c, S);
+  // can_migrate_task() moves a cache-hot task once nr_balance_failed exceeds it.
+  std::uint32_t cache_nice_tries = 1;
   // pv qspinlock SPIN_THRESHOLD 32768 x PAUSE ~10 cycles at 3 GHz = 109 us (§3, D).
   Ns spin_limit_ns = 109'000;
   // Waiters stop spinning when the holder's vCPU is preempted (owner_on_cpu(), §3, S).

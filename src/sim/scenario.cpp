@@ -98,6 +98,9 @@ Status read_guest(const toml::table* table, const std::string& where, GuestParam
   f.integer("task_switch_ns", guest.task_switch_ns, 0, kMaxNs);
   f.integer("busy_factor", guest.busy_factor, 1, 1024);
   f.integer("imbalance_pct", guest.imbalance_pct, 100, 1000);
+  f.integer("migration_cost_ns", guest.migration_cost_ns, 0, kMaxNs);
+  f.integer("newidle_lb_cost_ns", guest.newidle_lb_cost_ns, 0, kMaxNs);
+  f.integer("cache_nice_tries", guest.cache_nice_tries, 0, 1000);
   f.integer("spin_limit_ns", guest.spin_limit_ns, 1, kMaxNs);
   f.boolean("pv_preempted", guest.pv_preempted);
   f.choice("spinlock", guest.spinlock,

@@ -129,6 +129,14 @@ struct Task {
   Links rq_link;               // on its vCPU's run queue
   Links wq_link;  // on a wait queue: a lock's spinners or blocked, a pipe's readers or writers
   std::uint32_t sleep_gen = 0;
+  // se.exec_start as task_hot() reads it: when the task last left its vCPU; -1 after a migration
+  // (migrate_task_rq_fair() zeroes it) or before it first ran.
+  Ns last_ran = -1;
+  std::uint32_t recent_used_vcpu = kNone;  // p->recent_used_cpu (global id)
+  // record_wakee() / wake_wide(): the last task this one woke and how often that changed.
+  std::uint32_t last_wakee = kNone;
+  std::uint32_t wakee_flips = 0;
+  Ns wakee_flip_decay = 0;
 };
 
 struct Vcpu {
@@ -159,6 +167,14 @@ struct Vcpu {
   List rq;
   std::uint32_t rq_lock = kNone;  // rq->__lock, a kernel spinlock; kNone: not modelled
   Ns next_balance = 0;
+  // rq->avg_idle: update_avg() of the idle periods that ended in a wakeup onto this vCPU, capped
+  // at 2 x max_idle_balance_cost; idle_stamp: when its newidle balance found nothing (-1: none).
+  Ns avg_idle = 0;
+  Ns idle_stamp = -1;
+  std::uint32_t nr_balance_failed = 0;  // sd->nr_balance_failed of this vCPU's domain
+  // PELT-like utilisation, 0..1024: time with a current task, half-life 32 ms (util_avg).
+  std::uint32_t util = 0;
+  Ns util_since = 0;
 };
 
 // Time v has spent in `state` up to now, the open period included.
@@ -258,6 +274,7 @@ struct Vm {
   bool finite = false;
   Ns done_at = -1;
   bool kick_outstanding = false;
+  std::uint32_t nr_idle_scan = 0;  // sd->shared->nr_idle_scan (SIS_UTIL), set at periodic balance
   std::uint32_t last_boosted = 0;  // kvm_vcpu_on_spin(): the round-robin start
   // dispatch-window host
   Ns budget_ns = 0;
