@@ -44,6 +44,7 @@ class HostScheduler {
   void queue_rebuild();
   void enqueue(std::uint32_t v);
   void dispatch(std::uint32_t p, std::uint32_t v);
+  Ns refill_lost(std::uint32_t p, std::uint32_t v);
   void stop_running(std::uint32_t v);
   void preempt(std::uint32_t v);
   void halt(std::uint32_t v);
