@@ -93,7 +93,9 @@ void TaskExecutor::block_task(std::uint32_t t) {
   task.prev_vcpu = task.vcpu;
   task.vcpu = kNone;
   // An owner that sleeps holding a mutex is off its CPU: its spinners stop (mutex_spin_on_owner()).
-  if (task.held_lock != kNone && !w_.locks[task.held_lock].spin) poke_spinners(task.held_lock);
+  for (std::uint8_t i = 0; i < task.held.n; ++i) {
+    if (!w_.locks[task.held.ids[i]].spin) poke_spinners(task.held.ids[i]);
+  }
 }
 
 void TaskExecutor::poke_spinners(std::uint32_t lock) {
@@ -106,7 +108,7 @@ bool TaskExecutor::try_lock(std::uint32_t t, std::uint32_t lock) {
   Lock& l = w_.locks[lock];
   if (l.owner != kNone) return false;
   l.owner = t;
-  w_.tasks[t].held_lock = lock;
+  w_.tasks[t].held.add(lock);
   return true;
 }
 
@@ -148,10 +150,11 @@ bool TaskExecutor::holder_preempted(const Lock& lock) const {
 // spinlock with H_CONFER, they confer to it.
 void TaskExecutor::on_holder_preempted(std::uint32_t t) {
   const Task& holder = w_.tasks[t];
-  const Lock& lock = w_.locks[holder.held_lock];
   const GuestParams& guest = w_.vms[holder.vm].guest;
-  if (lock.spin ? !guest.confer : !guest.pv_preempted) return;
-  poke_spinners(holder.held_lock);
+  for (std::uint8_t i = 0; i < holder.held.n; ++i) {
+    std::uint32_t id = holder.held.ids[i];
+    if (w_.locks[id].spin ? guest.confer : guest.pv_preempted) poke_spinners(id);
+  }
 }
 
 bool TaskExecutor::in_spinlock(const Task& task) const {
@@ -164,7 +167,7 @@ void TaskExecutor::unlock(std::uint32_t t, std::uint32_t lock) {
   if (w_.locks[lock].spin) return spin_unlock(t, lock);
   Lock& l = w_.locks[lock];
   l.owner = kNone;
-  w_.tasks[t].held_lock = kNone;
+  w_.tasks[t].held.remove(lock);
   for (std::uint32_t s = l.spinners.head; s != kNone; s = w_.tasks[s].wq_link.next) {
     std::uint32_t sv = w_.tasks[s].vcpu;
     if (sv != kNone && executing(w_.vcpus[sv]) && w_.vcpus[sv].current == s) {
@@ -186,8 +189,48 @@ void TaskExecutor::note_exit(Task& task) {
   }
 }
 
+void TaskExecutor::switch_in(std::uint32_t v, std::uint32_t t) {
+  Task& task = w_.tasks[t];
+  Ns cost = w_.vms[task.vm].guest.task_switch_ns;
+  std::uint32_t rq_lock = w_.vcpus[v].rq_lock;
+  if (rq_lock == kNone) {
+    task.overhead += cost;
+    return;
+  }
+  KernelOps& k = task.kernel;
+  // A switch whose ops never ran (the task moved on before it executed) is replaced, not stacked.
+  if (!k.pending()) {
+    k.has_saved = task.has_op;
+    k.saved = task.op;
+    k.saved_remaining = task.remaining;
+  }
+  k.ops = {Op{OpKind::kLock, rq_lock, 0}, Op{OpKind::kOverhead, 0, cost},
+           Op{OpKind::kUnlock, rq_lock, 0}};
+  k.n = 3;
+  k.next = 0;
+  task.has_op = false;
+}
+
 void TaskExecutor::next_op(Task& task) {
   Vm& vm = w_.vms[task.vm];
+  KernelOps& k = task.kernel;
+  if (k.pending()) {
+    task.op = k.ops[k.next++];
+    task.has_op = true;
+    task.remaining = 0;
+    return;
+  }
+  if (k.n > 0) {
+    k.n = 0;
+    k.next = 0;
+    if (k.has_saved) {
+      k.has_saved = false;
+      task.op = k.saved;
+      task.remaining = k.saved_remaining;
+      task.has_op = true;
+      return;
+    }
+  }
   if (task.has_retry) {
     task.op = task.retry;
     task.has_retry = false;
@@ -254,7 +297,7 @@ TaskExecutor::StepResult TaskExecutor::step(std::uint32_t v, std::uint32_t t) {
         bool ready = write ? pipe.count < pipe.capacity : pipe.count > 0;
         if (!ready) {
           // pipe_write()/pipe_read(): drop pipe->mutex, sleep, retake it on wakeup.
-          if (pipe.lock != kNone && task.held_lock == pipe.lock) {
+          if (pipe.lock != kNone && task.held.holds(pipe.lock)) {
             unlock(t, pipe.lock);
             task.retry = op;
             task.has_retry = true;
@@ -295,13 +338,48 @@ TaskExecutor::StepResult TaskExecutor::step(std::uint32_t v, std::uint32_t t) {
         task.has_op = false;
         break;
       }
-      case OpKind::kWakeUp: {
-        std::uint32_t& wakee = task.wakee[op.object];
-        if (wakee != kNone) guest_.wake_task(wakee, v);
-        wakee = kNone;
+      case OpKind::kWakeSelect: {
+        std::uint32_t i = op.object;
+        std::uint32_t wakee = task.wakee[i];
+        task.wake_vcpu[i] = kNone;
+        task.wake_rq_lock[i] = kNone;
+        if (w_.vcpus[v].rq_lock != kNone && wakee != kNone &&
+            w_.tasks[wakee].state == TaskState::kBlocked) {
+          task.wake_vcpu[i] = guest_.ttwu_select(wakee);
+          task.wake_rq_lock[i] = guest_.ttwu_rq_lock(task.wake_vcpu[i], v);
+        }
+        if (task.wake_rq_lock[i] != kNone) {
+          task.op = Op{OpKind::kLock, task.wake_rq_lock[i], 0};  // rq_lock() in ttwu_queue()
+          break;
+        }
         task.has_op = false;
         break;
       }
+      case OpKind::kWakeUp: {
+        std::uint32_t i = op.object;
+        std::uint32_t& wakee = task.wakee[i];
+        if (wakee != kNone && task.wake_vcpu[i] != kNone) {
+          // Activated where kWakeSelect chose, under that vCPU's rq lock if it needed it.
+          if (w_.tasks[wakee].state == TaskState::kBlocked) {
+            guest_.enqueue_task(task.wake_vcpu[i], wakee, v);
+          }
+        } else if (wakee != kNone) {
+          guest_.wake_task(wakee, v);
+        }
+        wakee = kNone;
+        task.wake_vcpu[i] = kNone;
+        if (task.wake_rq_lock[i] != kNone) {
+          task.op = Op{OpKind::kUnlock, task.wake_rq_lock[i], 0};
+          task.wake_rq_lock[i] = kNone;
+          break;
+        }
+        task.has_op = false;
+        break;
+      }
+      case OpKind::kOverhead:
+        task.overhead += op.ns;
+        task.has_op = false;
+        break;
       case OpKind::kSleep:
         task.has_op = false;
         block_task(t);

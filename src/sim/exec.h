@@ -42,6 +42,9 @@ class TaskExecutor {
   // spin_lock() runs with preemption disabled.
   bool in_spinlock(const Task& task) const;
   void note_exit(Task& task);
+  // __schedule() switched task t in on v: the switch costs task_switch_ns, paid under v's rq lock
+  // (held from rq_lock() in __schedule() to finish_lock_switch()) where the model has one.
+  void switch_in(std::uint32_t v, std::uint32_t t);
 
  private:
   // spinlock.cpp: the kernel spinlock slowpaths of the host profile.

@@ -103,6 +103,16 @@ void GuestScheduler::enqueue_task(std::uint32_t v, std::uint32_t t, std::uint32_
   host_.wake(v);
 }
 
+// ttwu_queue_cond(): a remote target with nothing running gets the wakeup by IPI and activates
+// the task itself (sched_ttwu_pending()); a busy or local one is activated by the waker under the
+// target's rq lock (ttwu_queue(): rq_lock(), ttwu_do_activate()). The model's vCPUs share one LLC.
+std::uint32_t GuestScheduler::ttwu_rq_lock(std::uint32_t target, std::uint32_t waker) const {
+  const Vcpu& tc = w_.vcpus[target];
+  if (tc.rq_lock == kNone) return kNone;
+  bool busy = tc.current != kNone || tc.rq.size != 0;
+  return target == waker || busy ? tc.rq_lock : kNone;
+}
+
 void GuestScheduler::wake_task(std::uint32_t t, std::uint32_t waker) {
   Task& task = w_.tasks[t];
   if (task.state != TaskState::kBlocked) return;
@@ -142,7 +152,7 @@ void GuestScheduler::run(std::uint32_t v) {
       task.state = TaskState::kRunning;
       task.vcpu = v;
       task.slice_exec = 0;
-      if (vc.last_task != next) task.overhead += vm.guest.task_switch_ns;
+      if (vc.last_task != next) exec_.switch_in(v, next);
       vc.last_task = next;
       update_masks(v);
     }
@@ -245,7 +255,7 @@ void GuestScheduler::tick(std::uint32_t v) {
   if (t != kNone) {
     Task& task = w_.tasks[t];
     // A lock holder runs with preemption disabled; the push waits for the release.
-    bool movable = task.held_lock == kNone && !exec_.in_spinlock(task);
+    bool movable = task.held.empty() && !exec_.in_spinlock(task);
     if (!preferred && movable && allowed(task).intersects(vm.preferred)) {
       // sched_push_current_non_preferred_cpu(): only rq->curr, once per tick (kernel-spec §3.4).
       if (task.spinning) exec_.stop_spin(t, task.op.object);

@@ -20,6 +20,10 @@ class GuestScheduler {
   void enqueue_task(std::uint32_t v, std::uint32_t t, std::uint32_t waker);
   // A blocked task becomes runnable on the vCPU select_task_rq() picks.
   void wake_task(std::uint32_t t, std::uint32_t waker);
+  // try_to_wake_up() in two steps, so the waker can take the target's rq lock in between:
+  // select_task_rq() for blocked task t, then the rq lock the activation takes there.
+  std::uint32_t ttwu_select(std::uint32_t t) { return select_vcpu(w_.tasks[t]); }
+  std::uint32_t ttwu_rq_lock(std::uint32_t target, std::uint32_t waker) const;
   // Runs the guest on an executing vCPU until its current task needs time, or it goes idle.
   void run(std::uint32_t v);
   // sched_tick() on an executing vCPU: push off a non-preferred vCPU, slice expiry, balance.

@@ -200,7 +200,7 @@ void HostScheduler::preempt(std::uint32_t v) {
   set_host_state(vc, HostState::kWaiting, w_.now());
   ++vm.stats.host_preemptions;
   queue_push(v);
-  if (vc.current != kNone && w_.tasks[vc.current].held_lock != kNone) {
+  if (vc.current != kNone && !w_.tasks[vc.current].held.empty()) {
     ++vm.stats.holder_preemptions;
     exec_.on_holder_preempted(vc.current);
   }

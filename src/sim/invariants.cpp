@@ -170,9 +170,12 @@ std::string Simulation::check_task_places(const std::vector<std::uint32_t>& as_c
         w_.vms[w_.tasks[lock.spinners.head].vm].guest.spinlock == SpinlockKind::kQueued) {
       return fmt::format("queued spinlock {} is free while {} wait", i, lock.spinners.size);
     }
-    if (lock.owner != kNone && w_.tasks[lock.owner].held_lock != i) {
-      return fmt::format("lock {} is owned by task {}, which holds {}", i, lock.owner,
-                         w_.tasks[lock.owner].held_lock);
+    if (lock.owner != kNone && !w_.tasks[lock.owner].held.holds(i)) {
+      return fmt::format("lock {} is owned by task {}, which does not hold it", i, lock.owner);
+    }
+    // Spinlock sections run with preemption disabled: their holders stay on their vCPU.
+    if (lock.spin && lock.owner != kNone && w_.tasks[lock.owner].state != TaskState::kRunning) {
+      return fmt::format("spinlock {} is held by task {}, which is not running", i, lock.owner);
     }
   }
   for (std::uint32_t i = 0; i < w_.pipes.size(); ++i) {
@@ -203,16 +206,22 @@ std::string Simulation::check_task_places(const std::vector<std::uint32_t>& as_c
         ok = rq == 0 && cur == 0 && wait <= 1 && !task.spinning && !task.pv_halted;
         break;
       case TaskState::kDone:
-        ok = rq == 0 && cur == 0 && wait == 0 && task.held_lock == kNone;
+        ok = rq == 0 && cur == 0 && wait == 0 && task.held.empty();
         break;
     }
     if (!ok) {
       return fmt::format("task {} in state {} is current {}x, queued {}x, waiting {}x", t,
                          static_cast<int>(task.state), cur, rq, wait);
     }
-    if (task.held_lock != kNone && w_.locks[task.held_lock].owner != t) {
-      return fmt::format("task {} holds lock {}, owned by {}", t, task.held_lock,
-                         w_.locks[task.held_lock].owner);
+    for (std::uint8_t h = 0; h < task.held.n; ++h) {
+      std::uint32_t id = task.held.ids[h];
+      if (w_.locks[id].owner != t) {
+        return fmt::format("task {} holds lock {}, owned by {}", t, id, w_.locks[id].owner);
+      }
+    }
+    // A switch's kernel ops run on the vCPU that switched the task in, without a break.
+    if (task.kernel.pending() && task.state != TaskState::kRunning) {
+      return fmt::format("task {} has switch ops pending but is not running", t);
     }
   }
   return {};

@@ -109,6 +109,11 @@ struct GuestParams {
   // powerpc qspinlock: a spinner whose lock owner's vCPU is preempted confers its cycles to it
   // with H_CONFER (yield_to_locked_owner(), arch/powerpc/lib/qspinlock.c). powervm profile only.
   bool confer = false;
+  // Each vCPU's run-queue lock (rq->__lock, a raw spinlock with the spinlock slowpath above):
+  // held by __schedule() across the guest task switch (task_switch_ns, from rq_lock() to
+  // finish_lock_switch()), and by a waker activating a task on a busy or local vCPU
+  // (ttwu_queue(), inside the pipe's wait-queue lock, for wake_ns) (kernel/sched/core.c).
+  bool rq_lock = true;
   // v2-v5 made available_idle_cpu() false on non-preferred CPUs; v6+ dropped it (kernel-spec §3.2).
   bool wakeup_skips_non_preferred = false;
   // Threads per core given to the governor's Topology; the governor sheds one core per step.

@@ -99,6 +99,7 @@ Status read_guest(const toml::table* table, const std::string& where, GuestParam
             {"virt-tas", SpinlockKind::kTestAndSet},
             {"pv-qspinlock", SpinlockKind::kParavirt}});
   f.boolean("confer", guest.confer);
+  f.boolean("rq_lock", guest.rq_lock);
   f.boolean("wakeup_skips_non_preferred", guest.wakeup_skips_non_preferred);
   f.integer("smt", guest.smt, 1, 8);
   f.integer("user_hz", guest.user_hz, 1, 1'000'000);

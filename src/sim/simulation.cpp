@@ -88,6 +88,10 @@ Status Simulation::setup(const RunConfig& config) {
     if (!monitor) return make_error("vm \"{}\": {}", vm.name, monitor.error().message);
     vm.monitor = std::make_unique<StealMonitor>(std::move(*monitor));
   }
+  // Each vCPU's rq->__lock, a raw kernel spinlock, before the workloads' locks.
+  for (Vcpu& vc : w_.vcpus) {
+    if (w_.vms[vc.vm].guest.rq_lock) vc.rq_lock = add_spinlock();
+  }
   w_.queue.reserve(4 * (total_vcpus + host.pcpus) + 64);
   w_.host_queue.reserve(total_vcpus);
   for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {

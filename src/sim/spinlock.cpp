@@ -21,7 +21,7 @@ void TaskExecutor::take(std::uint32_t t, std::uint32_t lock) {
   task.spin_left = 0;
   task.spin_armed = 0;
   l.owner = t;
-  task.held_lock = lock;
+  task.held.add(lock);
 }
 
 TaskExecutor::StepResult TaskExecutor::arm_spin(std::uint32_t v, Task& task, Ns need) {
@@ -50,7 +50,7 @@ std::uint32_t TaskExecutor::on_spin_target(std::uint32_t v) {
     const Vcpu& c = w_.vcpus[cand];
     if (cand == v || c.host != HostState::kWaiting || c.current == kNone) continue;
     const Task& ct = w_.tasks[c.current];
-    if (ct.held_lock == kNone && !in_spinlock(ct)) continue;
+    if (ct.held.empty() && !in_spinlock(ct)) continue;
     vm.last_boosted = local;
     return cand;
   }
@@ -141,7 +141,7 @@ void TaskExecutor::pv_kick(std::uint32_t unlocker, std::uint32_t head) {
 void TaskExecutor::spin_unlock(std::uint32_t t, std::uint32_t id) {
   Lock& l = w_.locks[id];
   l.owner = kNone;
-  w_.tasks[t].held_lock = kNone;
+  w_.tasks[t].held.remove(id);
   if (l.spinners.head == kNone) return;
   const SpinlockKind kind = w_.vms[w_.tasks[t].vm].guest.spinlock;
   auto running = [&](std::uint32_t s) {

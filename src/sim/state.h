@@ -30,7 +30,10 @@ enum class OpKind : std::uint8_t {
   kUnlock,
   kPipeWrite,
   kPipeRead,
-  kWakeUp,  // wake the task's pending wakee (Task::wake), inside its wait-queue lock section
+  // try_to_wake_up() of pending wakee `object` (Task::wakee), in two ops around the activation:
+  kWakeSelect,  // select_task_rq(), then rq_lock() of that vCPU where ttwu_queue() takes it
+  kWakeUp,      // enqueue where kWakeSelect chose, then drop that rq lock
+  kOverhead,    // kernel work of `ns` booked as overhead, not task work (the guest task switch)
   kSleep,
   kExit
 };
@@ -56,6 +59,45 @@ struct Links {
   std::uint32_t prev = kNone;
 };
 
+// The locks a task holds, innermost last: a wait-queue lock with a run-queue lock inside it
+// (try_to_wake_up() under __wake_up_common_lock()) is the deepest nesting the model has.
+struct HeldLocks {
+  std::array<std::uint32_t, 3> ids{kNone, kNone, kNone};
+  std::uint8_t n = 0;
+
+  bool empty() const { return n == 0; }
+  bool holds(std::uint32_t lock) const {
+    for (std::uint8_t i = 0; i < n; ++i) {
+      if (ids[i] == lock) return true;
+    }
+    return false;
+  }
+  // Idempotent: a lock handed over while its waiter spun is taken again when the waiter runs.
+  void add(std::uint32_t lock) {
+    if (!holds(lock)) ids[n++] = lock;
+  }
+  void remove(std::uint32_t lock) {
+    std::uint8_t i = 0;
+    while (i < n && ids[i] != lock) ++i;
+    if (i == n) return;
+    for (; i + 1 < n; ++i) ids[i] = ids[i + 1];
+    ids[--n] = kNone;
+  }
+};
+
+// Kernel ops run on a task's behalf before its program goes on (the __schedule() that switched it
+// in, under its vCPU's run-queue lock); the op they interrupted is kept and resumed after them.
+struct KernelOps {
+  std::array<Op, 3> ops{};
+  std::uint8_t n = 0;
+  std::uint8_t next = 0;
+  Op saved;  // the interrupted op, with its compute left
+  Ns saved_remaining = 0;
+  bool has_saved = false;
+
+  bool pending() const { return next < n; }
+};
+
 struct Task {
   std::uint32_t vm = 0;
   std::uint32_t local = 0;  // index within its workload, which keeps the task's program state
@@ -75,9 +117,14 @@ struct Task {
   // wake under it (kNone: nobody waits, the lock is still taken), set by a pipe op.
   std::array<std::uint32_t, 2> wake_lock{kNone, kNone};
   std::array<std::uint32_t, 2> wakee{kNone, kNone};
+  // What kWakeSelect chose for each wakee: its vCPU, and that vCPU's rq lock when try_to_wake_up()
+  // takes it (ttwu_queue(): a busy or local target; kNone: an idle remote one gets an IPI).
+  std::array<std::uint32_t, 2> wake_vcpu{kNone, kNone};
+  std::array<std::uint32_t, 2> wake_rq_lock{kNone, kNone};
+  KernelOps kernel;
   Op retry;  // a pipe op to redo after re-taking the pipe lock
   bool has_retry = false;
-  std::uint32_t held_lock = kNone;
+  HeldLocks held;
   Ns slice_exec = 0;
   std::uint32_t affinity = 0;  // 0: every vCPU; else index into Vm::affinities
   Links rq_link;               // on its vCPU's run queue
@@ -109,6 +156,7 @@ struct Vcpu {
   std::uint32_t last_task = kNone;
   Ns ple_window_ns = 0;  // KVM's per-vCPU PLE window: base at dispatch, doubled per exit
   List rq;
+  std::uint32_t rq_lock = kNone;  // rq->__lock, a kernel spinlock; kNone: not modelled
   Ns next_balance = 0;
 };
 

@@ -82,7 +82,7 @@ class Hackbench final : public Workload {
     Step next = Step::kLock;
     std::uint32_t messages = 0;  // messages this sender wrote, or this receiver read
     std::uint8_t section = 0;    // which of Task::wake_lock
-    std::uint8_t phase = 0;      // lock, wake (wake_ns held), unlock
+    std::uint8_t phase = 0;      // lock, select (and rq lock), wake_ns held, wake, unlock
   };
 
   Op wake_section(Task& task, Vm& vm, Member& me) {
@@ -99,9 +99,11 @@ class Hackbench final : public Workload {
       case 0:
         return Op{OpKind::kLock, task.wake_lock[i], 0};
       case 1:
-        return Op{OpKind::kCompute, 0, task.wakee[i] != kNone ? p_.wake_ns : 0};
+        return Op{OpKind::kWakeSelect, i, 0};  // takes the target's rq lock where ttwu does
       case 2:
-        return Op{OpKind::kWakeUp, i, 0};
+        return Op{OpKind::kCompute, 0, task.wakee[i] != kNone ? p_.wake_ns : 0};
+      case 3:
+        return Op{OpKind::kWakeUp, i, 0};  // and drops that rq lock
       default:
         break;
     }
