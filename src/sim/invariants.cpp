@@ -132,6 +132,7 @@ std::string Simulation::check_invariants(bool with_tasks) const {
     if ((cur == kNone) != w_.idle_pcpus.test(p) || (cur != kNone && w_.vcpus[cur].pcpu != p)) {
       return fmt::format("pCPU {} and its vCPU {} disagree", p, cur);
     }
+    if (auto bad = check_cache(p); !bad.empty()) return bad;
   }
   for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
     const VmStats& s = w_.vms[i].stats;
@@ -141,6 +142,30 @@ std::string Simulation::check_invariants(bool with_tasks) const {
     }
   }
   return with_tasks ? check_task_places(as_current) : std::string();
+}
+
+// A pCPU's cache holds at most its capacity, in footprints of distinct vCPUs, each at least a
+// line, whose sum it knows.
+std::string Simulation::check_cache(std::uint32_t p) const {
+  const PcpuCache& cache = w_.pcpus[p].cache;
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < cache.held.size(); ++i) {
+    const Footprint& f = cache.held[i];
+    if (f.vcpu >= w_.vcpus.size() || f.bytes < kCacheLine) {
+      return fmt::format("pCPU {}'s cache holds {} bytes of vCPU {}", p, f.bytes, f.vcpu);
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (cache.held[j].vcpu == f.vcpu) {
+        return fmt::format("pCPU {}'s cache holds vCPU {} twice", p, f.vcpu);
+      }
+    }
+    sum += f.bytes;
+  }
+  if (sum != cache.used || sum > std::uint64_t{w_.host.cache_kib} * 1024) {
+    return fmt::format("pCPU {}'s cache holds {} bytes, says {}, capacity {} KiB", p, sum,
+                       cache.used, w_.host.cache_kib);
+  }
+  return {};
 }
 
 // Every task is in exactly one place that matches its state: O(tasks), so run less often.

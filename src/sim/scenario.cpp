@@ -24,6 +24,7 @@ namespace prefcpu::sim {
 namespace {
 
 constexpr std::int64_t kMaxNs = 3'600'000'000'000;  // an hour: bigger values are typos
+constexpr std::int64_t kMaxKib = 1 << 20;           // 1 GiB: cache arithmetic stays in 64 bits
 
 // The host profile's defaults (docs/simulator.md, "Host profiles"); explicit keys win.
 void apply_profile(HostProfile profile, HostParams& host, GuestParams& guest) {
@@ -42,6 +43,7 @@ void apply_profile(HostProfile profile, HostParams& host, GuestParams& guest) {
     case HostProfile::kPowerVm:
       guest.spinlock = SpinlockKind::kQueued;
       guest.confer = true;
+      host.cache_kib = 2048;  // POWER10: 2 MB L2 per SMT8 core (params.h)
       break;
   }
 }
@@ -81,8 +83,12 @@ Status read_host(const toml::table* table, const std::string& where, HostParams&
   f.micros("slice_us", host.slice_ns, 1, kMaxNs / 1000);
   f.micros("window_us", host.window_ns, 100, kMaxNs / 1000);
   f.integer("context_switch_ns", host.context_switch_ns, 0, kMaxNs);
+  f.choice("refill", host.refill,
+           {{"working-set", RefillKind::kWorkingSet}, {"flat", RefillKind::kFlat}});
   f.integer("refill_penalty_ns", host.refill_penalty_ns, 0, kMaxNs);
   f.integer("refill_speed_pct", host.refill_speed_pct, 1, 100);
+  f.integer("cache_kib", host.cache_kib, 1, kMaxKib);
+  f.integer("refill_mb_s", host.refill_mb_s, 1, 100'000'000);
   f.integer("halt_poll_ns", host.halt_poll_ns, 0, kMaxNs);
   f.integer("ipi_ns", host.ipi_ns, 0, kMaxNs);
   f.boolean("ple", host.ple);
@@ -139,6 +145,7 @@ Status read_workload(const toml::table* table, const std::string& where, Workloa
   f.number("load", w.load, 0.001, 100.0);
   f.integer("chunk_ns", w.chunk_ns, 1, kMaxNs);
   f.integer("tasks_per_vcpu", w.tasks_per_vcpu, 1, 1000);
+  f.integer("working_set_kib", w.working_set_kib, 0, kMaxKib);
   return f.finish();
 }
 

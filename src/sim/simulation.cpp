@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "sim/cache.h"
 #include "sim/oracle.h"
 #include "sim/sim.h"
 #include "sim/workload.h"
@@ -56,6 +57,7 @@ Status Simulation::setup(const RunConfig& config) {
     vm.affinities = {vm.all};
     vm.online = vm.all.to_cpu_set();
     vm.kind = cfg.spec.workload.kind;
+    vm.working_set = working_set_bytes(cfg.spec.workload, vm.vcpus);
     vm.knobs = cfg.knobs;
     vm.governor = cfg.governor;
     vm.rng = Rng(config.seed, i + 1);

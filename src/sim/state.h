@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/steal_monitor.h"
+#include "sim/cache.h"
 #include "sim/event_queue.h"
 #include "sim/params.h"
 #include "sim/rng.h"
@@ -201,6 +202,7 @@ struct Pcpu {
   Ns last_balance = 0;
   std::uint32_t balance_interval_ms = 0;  // sd->balance_interval: min_interval..max_interval
   std::uint32_t nr_balance_failed = 0;
+  PcpuCache cache;  // whose working sets this pCPU's cache holds (RefillKind::kWorkingSet)
 };
 
 struct Lock {
@@ -228,6 +230,7 @@ struct VmStats {
   std::uint64_t holder_preemptions = 0;
   std::uint64_t host_preemptions = 0;
   std::uint64_t host_switches = 0;
+  Ns refill_ns = 0;  // guest work lost to cache refill after host switches
   std::uint64_t halts = 0;
   std::uint64_t pushes = 0;
   std::uint64_t pulls = 0;
@@ -264,6 +267,7 @@ struct Vm {
   VcpuMask all;
   std::vector<VcpuMask> affinities{VcpuMask()};
   WorkloadKind kind = WorkloadKind::kIdle;
+  std::uint64_t working_set = 0;  // bytes per vCPU (working_set_bytes())
   std::unique_ptr<Workload> workload;
   std::unique_ptr<StealMonitor> monitor;
   CpuSet online;  // every vCPU: the Sample's online set
