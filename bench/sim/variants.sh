@@ -45,4 +45,5 @@ for i in range(0, len(rows), 2):
 variant "as shipped" none x x "$@"
 variant "v2-v5 wakeup (skip non-preferred)" guest wakeup_skips_non_preferred true "$@"
 variant "no vcpu_is_preempted" guest pv_preempted false "$@"
-variant "switch+refill costs x10" host "context_switch_ns = 30000\nrefill_penalty_ns" 67000 "$@"
+variant "flat refill (before working sets)" host refill '"flat"' "$@"
+variant "switch+refill costs x10" host "context_switch_ns = 30000\nrefill = \"flat\"\nrefill_penalty_ns" 67000 "$@"

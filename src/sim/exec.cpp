@@ -321,8 +321,9 @@ TaskExecutor::StepResult TaskExecutor::step(std::uint32_t v, std::uint32_t t) {
         std::uint32_t own_wq = write ? pipe.wr_wait_lock : pipe.rd_wait_lock;
         bool was_edge = write ? pipe.count == 1 : pipe.count + 1 == pipe.capacity;
         if (other_wq == kNone) {
-          if (other != kNone) guest_.wake_task(other, v);
-          if (next != kNone) guest_.wake_task(next, v);
+          // fs/pipe.c wakes with wake_up_interruptible_sync_poll(): WF_SYNC.
+          if (other != kNone) guest_.wake_task(other, v, true);
+          if (next != kNone) guest_.wake_task(next, v, true);
         } else {
           // The program wakes them after dropping pipe->mutex, each under its wait-queue lock:
           // the other side's on the empty/full edge, this side's chained exclusive waiter.
@@ -345,7 +346,7 @@ TaskExecutor::StepResult TaskExecutor::step(std::uint32_t v, std::uint32_t t) {
         task.wake_rq_lock[i] = kNone;
         if (w_.vcpus[v].rq_lock != kNone && wakee != kNone &&
             w_.tasks[wakee].state == TaskState::kBlocked) {
-          task.wake_vcpu[i] = guest_.ttwu_select(wakee);
+          task.wake_vcpu[i] = guest_.ttwu_select(wakee, v, true);  // a pipe's WF_SYNC wakeup
           task.wake_rq_lock[i] = guest_.ttwu_rq_lock(task.wake_vcpu[i], v);
         }
         if (task.wake_rq_lock[i] != kNone) {
@@ -361,10 +362,10 @@ TaskExecutor::StepResult TaskExecutor::step(std::uint32_t v, std::uint32_t t) {
         if (wakee != kNone && task.wake_vcpu[i] != kNone) {
           // Activated where kWakeSelect chose, under that vCPU's rq lock if it needed it.
           if (w_.tasks[wakee].state == TaskState::kBlocked) {
-            guest_.enqueue_task(task.wake_vcpu[i], wakee, v);
+            guest_.ttwu_activate(task.wake_vcpu[i], wakee, v);
           }
         } else if (wakee != kNone) {
-          guest_.wake_task(wakee, v);
+          guest_.wake_task(wakee, v, true);  // a pipe's WF_SYNC wakeup
         }
         wakee = kNone;
         task.wake_vcpu[i] = kNone;

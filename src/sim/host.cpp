@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "sim/cache.h"
 #include "sim/exec.h"
 #include "sim/guest.h"
 
@@ -179,9 +180,9 @@ void HostScheduler::dispatch(std::uint32_t p, std::uint32_t v) {
   w_.idle_pcpus.reset(p);
   if (pc.last != v) {
     vc.exec_from = now + w_.host.context_switch_ns;
-    Ns slow = w_.host.refill_speed_pct >= 100
-                  ? 0
-                  : w_.host.refill_penalty_ns * 100 / (100 - w_.host.refill_speed_pct);
+    Ns lost = refill_lost(p, v);
+    Ns slow = w_.host.refill_speed_pct >= 100 ? 0 : lost * 100 / (100 - w_.host.refill_speed_pct);
+    if (slow > 0) vm.stats.refill_ns += lost;
     vc.refill_until = vc.exec_from + slow;
     ++vm.stats.host_switches;
   } else {
@@ -201,6 +202,15 @@ void HostScheduler::dispatch(std::uint32_t p, std::uint32_t v) {
   ++vc.gen;
   w_.schedule(vc.exec_from, EventKind::kResume, v, vc.gen);
   arm_slice(p);
+}
+
+// Guest work v loses refilling the cache of pCPU p: the flat penalty, or the part of its working
+// set the vCPUs that ran on p since displaced (src/sim/cache.h).
+Ns HostScheduler::refill_lost(std::uint32_t p, std::uint32_t v) {
+  if (w_.host.refill == RefillKind::kFlat) return w_.host.refill_penalty_ns;
+  std::uint64_t capacity = std::uint64_t{w_.host.cache_kib} * 1024;
+  return refill_ns(w_.host,
+                   cache_load(w_.pcpus[p].cache, v, w_.vms[w_.vcpus[v].vm].working_set, capacity));
 }
 
 // Leaves the pCPU (the caller sets the new state and refills the pCPU).

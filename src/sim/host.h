@@ -56,6 +56,7 @@ class HostScheduler {
   std::uint64_t pcpu_load(std::uint32_t p) const;
   void enqueue(std::uint32_t v);
   void dispatch(std::uint32_t p, std::uint32_t v);
+  Ns refill_lost(std::uint32_t p, std::uint32_t v);
   void stop_running(std::uint32_t v);
   void preempt(std::uint32_t v);
   void halt(std::uint32_t v);

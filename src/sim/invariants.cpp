@@ -104,6 +104,17 @@ std::string Simulation::check_invariants(bool with_tasks) const {
       }
     }
     const Vm& vm = w_.vms[vc.vm];
+    // The wakeup path's per-vCPU state: util in 0..1024, avg_idle within its cap, an idle stamp
+    // only in the past, and only while the vCPU found nothing in its newidle balance.
+    Ns avg_idle_cap = 2 * std::max(vm.guest.migration_cost_ns, vm.guest.newidle_lb_cost_ns);
+    if (vc.util > 1024 || vc.util_since > now || vc.avg_idle < 0 || vc.avg_idle > avg_idle_cap ||
+        vc.idle_stamp > now) {
+      return fmt::format("vCPU {}: util {}, avg_idle {} (cap {}) or idle stamp {} out of range", v,
+                         vc.util, vc.avg_idle, avg_idle_cap, vc.idle_stamp);
+    }
+    if (vm.nr_idle_scan > vm.vcpus) {
+      return fmt::format("VM {}: nr_idle_scan {} > its {} vCPUs", vc.vm, vm.nr_idle_scan, vm.vcpus);
+    }
     if (vm.idle.test(vc.local) != (vc.current == kNone && vc.rq.size == 0) ||
         vm.queued.test(vc.local) != (vc.rq.size != 0)) {
       return fmt::format("vCPU {}: the VM's idle/queued masks disagree with its run queue", v);
@@ -121,6 +132,7 @@ std::string Simulation::check_invariants(bool with_tasks) const {
     if ((cur == kNone) != w_.idle_pcpus.test(p) || (cur != kNone && w_.vcpus[cur].pcpu != p)) {
       return fmt::format("pCPU {} and its vCPU {} disagree", p, cur);
     }
+    if (auto bad = check_cache(p); !bad.empty()) return bad;
   }
   for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
     const VmStats& s = w_.vms[i].stats;
@@ -130,6 +142,30 @@ std::string Simulation::check_invariants(bool with_tasks) const {
     }
   }
   return with_tasks ? check_task_places(as_current) : std::string();
+}
+
+// A pCPU's cache holds at most its capacity, in footprints of distinct vCPUs, each at least a
+// line, whose sum it knows.
+std::string Simulation::check_cache(std::uint32_t p) const {
+  const PcpuCache& cache = w_.pcpus[p].cache;
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < cache.held.size(); ++i) {
+    const Footprint& f = cache.held[i];
+    if (f.vcpu >= w_.vcpus.size() || f.bytes < kCacheLine) {
+      return fmt::format("pCPU {}'s cache holds {} bytes of vCPU {}", p, f.bytes, f.vcpu);
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (cache.held[j].vcpu == f.vcpu) {
+        return fmt::format("pCPU {}'s cache holds vCPU {} twice", p, f.vcpu);
+      }
+    }
+    sum += f.bytes;
+  }
+  if (sum != cache.used || sum > std::uint64_t{w_.host.cache_kib} * 1024) {
+    return fmt::format("pCPU {}'s cache holds {} bytes, says {}, capacity {} KiB", p, sum,
+                       cache.used, w_.host.cache_kib);
+  }
+  return {};
 }
 
 // Every task is in exactly one place that matches its state: O(tasks), so run less often.

@@ -30,6 +30,10 @@ enum class HostProfile : std::uint8_t { kKvm, kTcg, kPowerVm };
 // kParavirt: pv qspinlock, spin SPIN_THRESHOLD, then pv_wait() halts the vCPU until the unlocker's
 //   pv_kick() (kernel/locking/qspinlock_paravirt.h, arch/x86/kernel/kvm.c kvm_wait/kvm_kick_cpu).
 enum class SpinlockKind : std::uint8_t { kQueued, kTestAndSet, kParavirt };
+// How the cache refill after a vCPU switch is sized: kWorkingSet, the part of the vCPU's working
+// set that other vCPUs displaced from the pCPU's cache (src/sim/cache.h); kFlat,
+// refill_penalty_ns on every switch (the model before issue 10's working-set refill).
+enum class RefillKind : std::uint8_t { kWorkingSet, kFlat };
 
 // EEVDF's base slice on CPUS CPUs: sysctl_sched_base_slice 0.75 ms scaled by
 // 1 + ilog2(min(CPUS, 8)) (SCHED_TUNABLESCALING_LOG, kernel/sched/fair.c
@@ -66,10 +70,22 @@ struct HostParams {
   Ns window_ns = 10'000'000;
   // Host task switch ~1.1-2.4 us + one VM entry ~0.5 us: lower bound of a vCPU switch (§2, T/D).
   Ns context_switch_ns = 3'000;
-  // Indirect cost up to ~10x the 2,000-cycle world switch = 20,000 cycles at 3 GHz (§2 SplitX, D).
+  RefillKind refill = RefillKind::kWorkingSet;
+  // kFlat only: indirect cost up to ~10x the 2,000-cycle world switch = 20,000 cycles at 3 GHz
+  // (§2 SplitX, D).
   Ns refill_penalty_ns = 6'700;
-  // Assumption (gap 4): speed while refilling; only the length of the slow phase depends on it.
+  // Assumption (gap 4): speed while refilling; only the length of the slow phase depends on it,
+  // the work lost is refill_penalty_ns (kFlat) or the missing working set / refill_mb_s.
   std::uint32_t refill_speed_pct = 50;
+  // kWorkingSet: the per-pCPU cache that holds a vCPU's working set, the core's private L2.
+  // Xeon Scalable: 1 MB mid-level cache per core (Intel support article 000027820, T; §2's
+  // figures are from such a Skylake-SP); the rig's host, AMD EPYC: 1 MiB (`getconf
+  // LEVEL2_CACHE_SIZE`, measured here). powervm: POWER10's 2 MB L2 per core (Hot Chips 32, T).
+  std::uint32_t cache_kib = 1024;
+  // kWorkingSet: how fast a missing working set comes back, MB/s (= bytes per us). Measured here:
+  // one core of the rig's host reading a 4 MiB buffer (past its L2, in its L3), 60,234-60,559 MB
+  // per CPU-second (docs/simulator.md, "Cache refill by working set"); assumed for kvm, powervm.
+  std::uint32_t refill_mb_s = 60'000;
   // x86 KVM_HALT_POLL_NS_DEFAULT (§4, S). Polling stops when another vCPU is runnable (§4, S).
   Ns halt_poll_ns = 200'000;
   // Virtual IPI: 3,293-4,238 cycles = 1.1-1.4 us at 3 GHz (§5, D).
@@ -96,6 +112,18 @@ struct GuestParams {
   // sd_init(): balance_interval = sd_weight ms; busy_factor 16; imbalance_pct 117 (§6, S).
   std::uint32_t busy_factor = 16;
   std::uint32_t imbalance_pct = 117;
+  // sysctl_sched_migration_cost 500 us (kernel/sched/fair.c, §1 S): task_hot() calls a task that
+  // ran this recently cache-hot; a run queue starts with avg_idle = 2 x this and
+  // max_idle_balance_cost = this (kernel/sched/core.c sched_init()).
+  Ns migration_cost_ns = 500'000;
+  // sd->max_newidle_lb_cost: sched_balance_newidle() (v5.16+, so v6.12) skips the pull when
+  // rq->avg_idle is below it. Assumption (not measured here; the guest's debugfs is not read): a
+  // newidle balance over one domain of <= 16 run queues. 500000 gives the pre-v5.16 gate
+  // (avg_idle < sysctl_sched_migration_cost).
+  Ns newidle_lb_cost_ns = 5'000;
+  // sd_init(): cache_nice_tries 1 on an LLC (SD_SHARE_LLC) domain (kernel/sched/topology.c, S);
+  // can_migrate_task() moves a cache-hot task once nr_balance_failed exceeds it.
+  std::uint32_t cache_nice_tries = 1;
   // pv qspinlock SPIN_THRESHOLD 32768 x PAUSE ~10 cycles at 3 GHz = 109 us (§3, D).
   Ns spin_limit_ns = 109'000;
   // Waiters stop spinning when the holder's vCPU is preempted (owner_on_cpu(), §3, S).
@@ -160,6 +188,10 @@ struct WorkloadParams {
   std::uint32_t threads = 0;
   std::uint32_t iterations = 20'000;
   Ns outside_ns = 10'000;
+  // Bytes a vCPU touches in one dispatch, per vCPU; 0: the kind's default (working_set_bytes(),
+  // src/sim/cache.cpp): hackbench and CPU-bound their tasks' stacks and a page each, OLTP more
+  // than the cache.
+  std::uint32_t working_set_kib = 0;
 };
 
 // One phase of a VM's load schedule ([[vm.load]]): from at_ns the level (a multiple of the

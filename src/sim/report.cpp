@@ -132,6 +132,7 @@ std::string format_json(const Report& report) {
       v["cpu_s"] = rounded(static_cast<double>(vm.cpu_ns) / 1e9, 1e6);
       v["work_s"] = rounded(static_cast<double>(vm.stats.work_ns) / 1e9, 1e6);
       v["overhead_s"] = rounded(static_cast<double>(vm.stats.overhead_ns) / 1e9, 1e6);
+      v["refill_s"] = rounded(static_cast<double>(vm.stats.refill_ns) / 1e9, 1e6);
       v["solo_tail_s"] = rounded(static_cast<double>(vm.solo_tail_ns) / 1e9, 1e6);
       v["governor_intervals"] = vm.governor_intervals;
       v["pv_waits"] = vm.stats.pv_waits;

@@ -24,6 +24,7 @@ namespace prefcpu::sim {
 namespace {
 
 constexpr std::int64_t kMaxNs = 3'600'000'000'000;  // an hour: bigger values are typos
+constexpr std::int64_t kMaxKib = 1 << 20;           // 1 GiB: cache arithmetic stays in 64 bits
 
 // The host profile's defaults (docs/simulator.md, "Host profiles"); explicit keys win.
 void apply_profile(HostProfile profile, HostParams& host, GuestParams& guest) {
@@ -42,6 +43,7 @@ void apply_profile(HostProfile profile, HostParams& host, GuestParams& guest) {
     case HostProfile::kPowerVm:
       guest.spinlock = SpinlockKind::kQueued;
       guest.confer = true;
+      host.cache_kib = 2048;  // POWER10: 2 MB L2 per SMT8 core (params.h)
       break;
   }
 }
@@ -81,8 +83,12 @@ Status read_host(const toml::table* table, const std::string& where, HostParams&
   f.micros("slice_us", host.slice_ns, 1, kMaxNs / 1000);
   f.micros("window_us", host.window_ns, 100, kMaxNs / 1000);
   f.integer("context_switch_ns", host.context_switch_ns, 0, kMaxNs);
+  f.choice("refill", host.refill,
+           {{"working-set", RefillKind::kWorkingSet}, {"flat", RefillKind::kFlat}});
   f.integer("refill_penalty_ns", host.refill_penalty_ns, 0, kMaxNs);
   f.integer("refill_speed_pct", host.refill_speed_pct, 1, 100);
+  f.integer("cache_kib", host.cache_kib, 1, kMaxKib);
+  f.integer("refill_mb_s", host.refill_mb_s, 1, 100'000'000);
   f.integer("halt_poll_ns", host.halt_poll_ns, 0, kMaxNs);
   f.integer("ipi_ns", host.ipi_ns, 0, kMaxNs);
   f.boolean("ple", host.ple);
@@ -98,6 +104,9 @@ Status read_guest(const toml::table* table, const std::string& where, GuestParam
   f.integer("task_switch_ns", guest.task_switch_ns, 0, kMaxNs);
   f.integer("busy_factor", guest.busy_factor, 1, 1024);
   f.integer("imbalance_pct", guest.imbalance_pct, 100, 1000);
+  f.integer("migration_cost_ns", guest.migration_cost_ns, 0, kMaxNs);
+  f.integer("newidle_lb_cost_ns", guest.newidle_lb_cost_ns, 0, kMaxNs);
+  f.integer("cache_nice_tries", guest.cache_nice_tries, 0, 1000);
   f.integer("spin_limit_ns", guest.spin_limit_ns, 1, kMaxNs);
   f.boolean("pv_preempted", guest.pv_preempted);
   f.choice("spinlock", guest.spinlock,
@@ -140,6 +149,7 @@ Status read_workload(const toml::table* table, const std::string& where, Workloa
   f.integer("threads", w.threads, 1, 100'000);
   f.integer("iterations", w.iterations, 1, 100'000'000);
   f.integer("outside_ns", w.outside_ns, 0, kMaxNs);
+  f.integer("working_set_kib", w.working_set_kib, 0, kMaxKib);
   return f.finish();
 }
 

@@ -103,6 +103,7 @@ class Simulation {
   void on_governor(std::uint32_t vm);
   void account_preferred(Vm& vm);
   std::string check_task_places(const std::vector<std::uint32_t>& as_current) const;
+  std::string check_cache(std::uint32_t p) const;
   void check_after_event(Ns before);
 
   World w_;

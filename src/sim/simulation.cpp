@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "sim/cache.h"
 #include "sim/oracle.h"
 #include "sim/sim.h"
 #include "sim/workload.h"
@@ -56,10 +57,12 @@ Status Simulation::setup(const RunConfig& config) {
     vm.affinities = {vm.all};
     vm.online = vm.all.to_cpu_set();
     vm.kind = cfg.spec.workload.kind;
+    vm.working_set = working_set_bytes(cfg.spec.workload, vm.vcpus);
     vm.knobs = cfg.knobs;
     vm.governor = cfg.governor;
     vm.rng = Rng(config.seed, i + 1);
     vm.pref_count = vm.vcpus;
+    vm.nr_idle_scan = vm.vcpus;  // what update_idle_cpu_scan() gives an idle LLC
     Ns interval_ns = static_cast<Ns>(vm.knobs.interval_ms) * 1'000'000;
     vm.governor_phase_ns =
         config.random_governor_phase
@@ -74,6 +77,7 @@ Status Simulation::setup(const RunConfig& config) {
       vc.vm = i;
       vc.local = j;
       vc.ple_window_ns = host.ple_window_ns;
+      vc.avg_idle = 2 * vm.guest.migration_cost_ns;  // sched_init()
       w_.vcpus.push_back(vc);
     }
     auto topology =

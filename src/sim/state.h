@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/steal_monitor.h"
+#include "sim/cache.h"
 #include "sim/event_queue.h"
 #include "sim/params.h"
 #include "sim/rng.h"
@@ -129,6 +130,14 @@ struct Task {
   Links rq_link;               // on its vCPU's run queue
   Links wq_link;  // on a wait queue: a lock's spinners or blocked, a pipe's readers or writers
   std::uint32_t sleep_gen = 0;
+  // se.exec_start as task_hot() reads it: when the task last left its vCPU; -1 after a migration
+  // (migrate_task_rq_fair() zeroes it) or before it first ran.
+  Ns last_ran = -1;
+  std::uint32_t recent_used_vcpu = kNone;  // p->recent_used_cpu (global id)
+  // record_wakee() / wake_wide(): the last task this one woke and how often that changed.
+  std::uint32_t last_wakee = kNone;
+  std::uint32_t wakee_flips = 0;
+  Ns wakee_flip_decay = 0;
 };
 
 struct Vcpu {
@@ -159,6 +168,14 @@ struct Vcpu {
   List rq;
   std::uint32_t rq_lock = kNone;  // rq->__lock, a kernel spinlock; kNone: not modelled
   Ns next_balance = 0;
+  // rq->avg_idle: update_avg() of the idle periods that ended in a wakeup onto this vCPU, capped
+  // at 2 x max_idle_balance_cost; idle_stamp: when its newidle balance found nothing (-1: none).
+  Ns avg_idle = 0;
+  Ns idle_stamp = -1;
+  std::uint32_t nr_balance_failed = 0;  // sd->nr_balance_failed of this vCPU's domain
+  // PELT-like utilisation, 0..1024: time with a current task, half-life 32 ms (util_avg).
+  std::uint32_t util = 0;
+  Ns util_since = 0;
 };
 
 // Time v has spent in `state` up to now, the open period included.
@@ -185,6 +202,7 @@ struct Pcpu {
   Ns last_balance = 0;
   std::uint32_t balance_interval_ms = 0;  // sd->balance_interval: min_interval..max_interval
   std::uint32_t nr_balance_failed = 0;
+  PcpuCache cache;  // whose working sets this pCPU's cache holds (RefillKind::kWorkingSet)
 };
 
 struct Lock {
@@ -212,6 +230,7 @@ struct VmStats {
   std::uint64_t holder_preemptions = 0;
   std::uint64_t host_preemptions = 0;
   std::uint64_t host_switches = 0;
+  Ns refill_ns = 0;  // guest work lost to cache refill after host switches
   std::uint64_t halts = 0;
   std::uint64_t pushes = 0;
   std::uint64_t pulls = 0;
@@ -248,6 +267,7 @@ struct Vm {
   VcpuMask all;
   std::vector<VcpuMask> affinities{VcpuMask()};
   WorkloadKind kind = WorkloadKind::kIdle;
+  std::uint64_t working_set = 0;  // bytes per vCPU (working_set_bytes())
   std::unique_ptr<Workload> workload;
   std::unique_ptr<StealMonitor> monitor;
   CpuSet online;  // every vCPU: the Sample's online set
@@ -258,6 +278,7 @@ struct Vm {
   bool finite = false;
   Ns done_at = -1;
   bool kick_outstanding = false;
+  std::uint32_t nr_idle_scan = 0;  // sd->shared->nr_idle_scan (SIS_UTIL), set at periodic balance
   std::uint32_t last_boosted = 0;  // kvm_vcpu_on_spin(): the round-robin start
   // dispatch-window host
   Ns budget_ns = 0;

@@ -6,11 +6,12 @@
 namespace prefcpu::sim::testing {
 namespace {
 
-// exec_from = 3 us after dispatch; refill at 50 % speed until 6.7 us of work is lost (13.4 us);
-// so 1 ms of work ends at 3 us + 13.4 us + (1 ms - 6.7 us) = 1,009,700 ns.
+// The flat refill: exec_from = 3 us after dispatch; refill at 50 % speed until 6.7 us of work is
+// lost (13.4 us); so 1 ms of work ends at 3 us + 13.4 us + (1 ms - 6.7 us) = 1,009,700 ns.
 TEST(Host, SwitchCostAndRefillDelayWork) {
   HostParams host = bare_host(1);
   host.context_switch_ns = 3 * kUs;
+  host.refill = RefillKind::kFlat;
   host.refill_penalty_ns = 6700;
   host.refill_speed_pct = 50;
   auto sim = make_sim(host, {idle_vm("vm1", 1)});

@@ -73,8 +73,8 @@ TEST(RqLock, AnInterruptedComputeResumesAfterTheSwitch) {
 // One pCPU, slice 1 ms, two vCPUs (A = 0, B = 1), task switch 400 us. W on A computes, then writes
 // to a pipe whose reader R blocked on B; B's second task X is switching in when B's slice ends at
 // 2 ms, so B is preempted holding its rq lock. W wakes R at 2.2 ms: select_task_rq() picks B (R's
-// previous vCPU; nothing is idle), B is busy, so W needs B's rq lock and spins, holding the
-// pipe's wait-queue lock, until its own slice ends at 3 ms. Without the rq lock W never spins.
+// previous vCPU and the only one it may use), B is busy, so W needs B's rq lock and spins, holding
+// the pipe's wait-queue lock, until its own slice ends at 3 ms. Without the rq lock W never spins.
 struct PreemptedSwitch {
   Ns w_spin_ns = 0;
   bool w_spins_on_b_at_2500us = false;
@@ -97,7 +97,8 @@ PreemptedSwitch wake_onto_a_vcpu_preempted_in_its_switch(bool rq_lock) {
                            {compute(300 * kUs), pipe_read(pipe), compute(10 * kMs)},
                            {compute(10 * kMs)}}));
   std::uint32_t w = sim->add_task(0, 0, 0);
-  std::uint32_t r = sim->add_task(0, 1, 1);
+  // R may run on B only: a WF_SYNC wakeup would otherwise go to W's vCPU (wake_affine()).
+  std::uint32_t r = sim->add_task(0, 1, 1, sim->add_affinity(0, mask_of(2, {1})));
   out.x = sim->add_task(0, 2, 1);
   std::uint32_t b_lock = sim->vcpus()[1].rq_lock;
   sim->run_until(2'500 * kUs);

@@ -61,6 +61,7 @@ inline HostParams bare_host(std::uint32_t pcpus, Ns slice_ns = 3 * kMs) {
   host.queues = HostQueues::kGlobal;
   host.slice_ns = slice_ns;
   host.context_switch_ns = 0;
+  host.refill = RefillKind::kFlat;
   host.refill_penalty_ns = 0;
   host.halt_poll_ns = 0;
   host.ipi_ns = 0;
