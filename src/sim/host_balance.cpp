@@ -46,7 +46,7 @@ std::uint64_t HostScheduler::pcpu_load(std::uint32_t p) const {
 // one jiffy less when busy, within 1 .. HZ x P / 10 jiffies.
 Ns HostScheduler::balance_interval(const Pcpu& pc, bool busy) const {
   std::uint64_t hz = w_.host.host_hz;
-  std::uint64_t ms = pc.balance_interval_ms * (busy ? kBusyFactor : 1);
+  std::uint64_t ms = std::uint64_t{pc.balance_interval_ms} * (busy ? kBusyFactor : 1);
   std::uint64_t jiffies = (ms * hz + 999) / 1000;
   if (busy && jiffies > 0) --jiffies;
   std::uint64_t max = std::max<std::uint64_t>(1, hz * w_.pcpus.size() / 10);
