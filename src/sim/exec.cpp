@@ -14,12 +14,18 @@ Ns TaskExecutor::work_between(const Vcpu& v, Ns from, Ns to) const {
   from = std::max(from, v.exec_from);
   if (to <= from) return 0;
   Ns slow = std::max<Ns>(0, std::min(to, v.refill_until) - from);
+  if (v.speed_pm != 1000) {
+    // A thread sharing its core with busy siblings: speed_pm of the core's solo speed.
+    Ns pm = v.speed_pm;
+    return ((to - from - slow) * pm + slow * pm * w_.host.refill_speed_pct / 100) / 1000;
+  }
   return (to - from - slow) + slow * w_.host.refill_speed_pct / 100;
 }
 
 // The time at which `work` is done, starting at `from`.
 Ns TaskExecutor::time_to_do(const Vcpu& v, Ns from, Ns work) const {
   from = std::max(from, v.exec_from);
+  if (v.speed_pm != 1000) return time_to_do_shared(v, from, work);
   if (from < v.refill_until && w_.host.refill_speed_pct < 100) {
     Ns slow_work = (v.refill_until - from) * w_.host.refill_speed_pct / 100;
     if (work <= slow_work) {
@@ -29,6 +35,19 @@ Ns TaskExecutor::time_to_do(const Vcpu& v, Ns from, Ns work) const {
     return v.refill_until + (work - slow_work);
   }
   return from + work;
+}
+
+// time_to_do() at speed_pm per mille (whole-core dispatch), rounded up to whole ns.
+Ns TaskExecutor::time_to_do_shared(const Vcpu& v, Ns from, Ns work) const {
+  Ns pm = std::max<Ns>(1, v.speed_pm);
+  if (work > kNever / 1'001) return kNever;  // no overflow: such a step never completes
+  if (from < v.refill_until && w_.host.refill_speed_pct < 100) {
+    Ns slow_pm = std::max<Ns>(1, pm * w_.host.refill_speed_pct / 100);
+    Ns slow_work = (v.refill_until - from) * slow_pm / 1000;
+    if (work <= slow_work) return from + (work * 1000 + slow_pm - 1) / slow_pm;
+    return v.refill_until + ((work - slow_work) * 1000 + pm - 1) / pm;
+  }
+  return from + (work * 1000 + pm - 1) / pm;
 }
 
 void TaskExecutor::advance(std::uint32_t v) {
@@ -61,6 +80,15 @@ void TaskExecutor::advance(std::uint32_t v) {
   }
   task.slice_exec += used;
   if (complete) vc.armed_end = kNever;
+}
+
+// The work so far at the old speed, then an armed step re-armed at the new one.
+void TaskExecutor::set_speed(std::uint32_t v, std::uint32_t speed_pm) {
+  Vcpu& vc = w_.vcpus[v];
+  if (vc.speed_pm == speed_pm) return;
+  if (executing(vc)) advance(v);
+  vc.speed_pm = speed_pm;
+  if (vc.armed_end != kNever) poke(v);
 }
 
 // Makes an executing vCPU re-evaluate its task now (lock handed over, holder preempted).

@@ -21,6 +21,8 @@ class TaskExecutor {
   }
   // Books the work done since the last call on v's current task.
   void advance(std::uint32_t v);
+  // Whole-core dispatch: v's thread now runs at speed_pm per mille (a sibling started or stopped).
+  void set_speed(std::uint32_t v, std::uint32_t speed_pm);
   // kPvWait: pv_wait() halts the vCPU with the task still current; kYielded: the vCPU gave its
   // pCPU away (PLE directed yield, H_CONFER) and is waiting on the host; kContinue: the op is
   // done and the program goes on (a lock taken).
@@ -57,6 +59,7 @@ class TaskExecutor {
 
   Ns work_between(const Vcpu& v, Ns from, Ns to) const;
   Ns time_to_do(const Vcpu& v, Ns from, Ns work) const;
+  Ns time_to_do_shared(const Vcpu& v, Ns from, Ns work) const;
   void poke(std::uint32_t v);
   void next_op(Task& task);
   void block_task(std::uint32_t t);

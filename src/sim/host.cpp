@@ -40,14 +40,27 @@ std::uint64_t HostScheduler::key_class(const Vcpu& v) const {
   return w_.vms[v.vm].entitled ? 0 : 1;
 }
 
+// A vCPU's weighted vruntime; under whole-core dispatch, its virtual processor's: the sum over
+// its threads (v is the first).
+std::uint64_t HostScheduler::queue_key(std::uint32_t v) const {
+  const Vcpu& vc = w_.vcpus[v];
+  std::uint32_t weight = w_.vms[vc.vm].weight;
+  if (!gang()) return live_vruntime(vc, weight, w_.now());
+  std::uint64_t sum = 0;
+  for (std::uint32_t i = 0; i < w_.host.smt; ++i) {
+    sum += live_vruntime(w_.vcpus[v + i], weight, w_.now());
+  }
+  return sum;
+}
+
 bool HostScheduler::before(std::uint32_t a, std::uint32_t b) const {
   const Vcpu& va = w_.vcpus[a];
   const Vcpu& vb = w_.vcpus[b];
   std::uint64_t ca = key_class(va);
   std::uint64_t cb = key_class(vb);
   if (ca != cb) return ca < cb;
-  std::uint64_t ra = live_vruntime(va, w_.vms[va.vm].weight, w_.now());
-  std::uint64_t rb = live_vruntime(vb, w_.vms[vb.vm].weight, w_.now());
+  std::uint64_t ra = queue_key(a);
+  std::uint64_t rb = queue_key(b);
   if (ra != rb) return ra < rb;
   return a < b;
 }
@@ -128,6 +141,10 @@ void HostScheduler::enqueue(std::uint32_t v) {
   Vcpu& vc = w_.vcpus[v];
   // Zero-lag placement: a vCPU gets no credit for the time it was halted.
   vc.vruntime = std::max(vc.vruntime, w_.min_vruntime);
+  if (gang()) {
+    vp_enqueue(v);
+    return;
+  }
   if (per_cpu()) {
     std::uint32_t p = select_pcpu(v);
     if (w_.pcpus[p].current == kNone) {
@@ -196,9 +213,11 @@ void HostScheduler::dispatch(std::uint32_t p, std::uint32_t v) {
   vc.accounted_to = now;
   vc.armed_end = kNever;
   w_.min_vruntime = std::max(w_.min_vruntime, vc.vruntime);
-  if (w_.host.scheduler == HostKind::kDispatchWindow) budget_update(vm);
-  ++vm.running;
-  if (w_.host.scheduler == HostKind::kDispatchWindow) budget_arm(vc.vm);
+  if (!gang()) {  // whole-core dispatch books the core in vp_dispatch()
+    if (w_.host.scheduler == HostKind::kDispatchWindow) budget_update(vm);
+    ++vm.running;
+    if (w_.host.scheduler == HostKind::kDispatchWindow) budget_arm(vc.vm);
+  }
   ++vc.gen;
   w_.schedule(vc.exec_from, EventKind::kResume, v, vc.gen);
   arm_slice(p);
@@ -218,9 +237,11 @@ void HostScheduler::stop_running(std::uint32_t v) {
   Vcpu& vc = w_.vcpus[v];
   Vm& vm = w_.vms[vc.vm];
   vc.vruntime = live_vruntime(vc, vm.weight, w_.now());
-  if (w_.host.scheduler == HostKind::kDispatchWindow) budget_update(vm);
-  --vm.running;
-  if (w_.host.scheduler == HostKind::kDispatchWindow) budget_arm(vc.vm);
+  if (!gang()) {  // whole-core dispatch releases the core in vp_release()
+    if (w_.host.scheduler == HostKind::kDispatchWindow) budget_update(vm);
+    --vm.running;
+    if (w_.host.scheduler == HostKind::kDispatchWindow) budget_arm(vc.vm);
+  }
   Pcpu& pc = w_.pcpus[vc.pcpu];
   pc.current = kNone;
   ++pc.gen;
@@ -252,6 +273,10 @@ void HostScheduler::preempt(std::uint32_t v) {
 // CPU).
 void HostScheduler::yield_to(std::uint32_t v, std::uint32_t target) {
   if (w_.vcpus[target].host != HostState::kWaiting) return;
+  if (gang()) {
+    vp_confer(v, target);
+    return;
+  }
   queue_remove(target);
   std::uint32_t p = w_.vcpus[v].pcpu;
   preempt(v);
@@ -260,7 +285,8 @@ void HostScheduler::yield_to(std::uint32_t v, std::uint32_t target) {
 
 void HostScheduler::idle(std::uint32_t v) {
   Vcpu& vc = w_.vcpus[v];
-  if (w_.host.halt_poll_ns > 0 && queue_of(vc.pcpu).empty()) {
+  // Whole-core dispatch: an idle thread cedes (H_CEDE); the hypervisor does not poll for it.
+  if (!gang() && w_.host.halt_poll_ns > 0 && queue_of(vc.pcpu).empty()) {
     set_host_state(vc, HostState::kPolling, w_.now());
     ++w_.polling;
     ++vc.gen;
@@ -290,6 +316,10 @@ void HostScheduler::halt(std::uint32_t v) {
   stop_running(v);
   set_host_state(vc, HostState::kHalted, w_.now());
   ++w_.vms[vc.vm].stats.halts;
+  if (gang()) {
+    vp_thread_ceded(v);
+    return;
+  }
   pcpu_freed(p);
 }
 
@@ -316,6 +346,12 @@ void HostScheduler::on_slice(std::uint32_t p, std::uint32_t gen) {
 // The head of the host queue takes v's pCPU: a polling v halts (which hands its pCPU on), a
 // running one is preempted.
 void HostScheduler::displace(std::uint32_t v) {
+  if (gang()) {
+    std::uint32_t core = w_.vcpus[v].vp_core;
+    vp_preempt(core);
+    vp_dispatch(core, queue_pop(0));
+    return;
+  }
   if (w_.vcpus[v].host == HostState::kPolling) {
     halt(v);
     return;
@@ -328,6 +364,12 @@ void HostScheduler::displace(std::uint32_t v) {
 // The running vCPU the host would deschedule first, or kNone when no pCPU is busy.
 std::uint32_t HostScheduler::worst_running() const {
   std::uint32_t worst = kNone;
+  if (gang()) {
+    for (std::uint32_t first : w_.core_vp) {
+      if (first != kNone && (worst == kNone || before(worst, first))) worst = first;
+    }
+    return worst;
+  }
   for (const Pcpu& pc : w_.pcpus) {
     if (pc.current == kNone) continue;
     if (worst == kNone || before(worst, pc.current)) worst = pc.current;

@@ -1,6 +1,7 @@
 // The host scheduler: vCPU threads on pCPUs. A fair scheduler (per-pCPU queues ordered by weighted
 // vruntime with the host kernel's placement and load balancing, or one global queue), or a
-// PowerVM-like dispatch window with per-VM entitlement. Steal is the time a vCPU spends runnable
+// PowerVM-like dispatch window with per-VM entitlement, which with smt > 1 dispatches whole
+// virtual processors onto whole cores (host_smt.cpp). Steal is the time a vCPU spends runnable
 // on a host queue.
 #pragma once
 
@@ -40,6 +41,7 @@ class HostScheduler {
 
  private:
   std::uint64_t key_class(const Vcpu& v) const;
+  std::uint64_t queue_key(std::uint32_t v) const;
   bool before(std::uint32_t a, std::uint32_t b) const;
   bool per_cpu() const;
   std::vector<std::uint32_t>& queue_of(std::uint32_t p);
@@ -67,6 +69,17 @@ class HostScheduler {
   void budget_arm(std::uint32_t vm);
   void preempt_for_entitled();
   void arm_slice(std::uint32_t p);
+  // Whole-core dispatch (host_smt.cpp): a virtual processor, its first vCPU `first`, holds a
+  // whole core; the host queue holds waiting virtual processors.
+  bool gang() const { return w_.host.smt > 1; }
+  std::uint32_t vp_first(std::uint32_t v) const;
+  void vp_enqueue(std::uint32_t v);
+  void vp_dispatch(std::uint32_t core, std::uint32_t first);
+  void vp_preempt(std::uint32_t core);
+  void vp_release(std::uint32_t core);
+  void vp_thread_ceded(std::uint32_t v);
+  void vp_confer(std::uint32_t v, std::uint32_t target);
+  void smt_retune(std::uint32_t core);
 
   World& w_;
   GuestScheduler& guest_;

@@ -56,8 +56,9 @@ std::string Simulation::check_invariants(bool with_tasks) const {
       }
     }
   }
-  // The global queue is work-conserving: nobody waits while a pCPU is idle.
-  if (!per_cpu && !w_.host_queue.empty() && w_.idle_pcpus.first() != kNone) {
+  bool gang = w_.host.smt > 1;
+  // The global queue is work-conserving: nobody waits while a pCPU (a core) is idle.
+  if (!per_cpu && !gang && !w_.host_queue.empty() && w_.idle_pcpus.first() != kNone) {
     return fmt::format("{} vCPUs wait on the host queue while pCPU {} is idle",
                        w_.host_queue.size(), w_.idle_pcpus.first());
   }
@@ -71,7 +72,9 @@ std::string Simulation::check_invariants(bool with_tasks) const {
       return fmt::format("vCPU {} is in host state {} but pCPU {}", v, static_cast<int>(vc.host),
                          vc.pcpu == kNone ? -1 : static_cast<int>(vc.pcpu));
     }
-    if ((vc.host == HostState::kWaiting) != (in_host_queue[v] == 1) || in_host_queue[v] > 1) {
+    // Whole-core dispatch queues a virtual processor by its first vCPU (check_whole_cores()).
+    if (!gang &&
+        ((vc.host == HostState::kWaiting) != (in_host_queue[v] == 1) || in_host_queue[v] > 1)) {
       return fmt::format("vCPU {} in host state {} is {} times on the host queues", v,
                          static_cast<int>(vc.host), in_host_queue[v]);
     }
@@ -134,6 +137,9 @@ std::string Simulation::check_invariants(bool with_tasks) const {
     }
     if (auto bad = check_cache(p); !bad.empty()) return bad;
   }
+  if (gang) {
+    if (auto bad = check_whole_cores(); !bad.empty()) return bad;
+  }
   for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
     const VmStats& s = w_.vms[i].stats;
     if (s.work_ns + s.spin_ns + s.overhead_ns > vm_running[i]) {
@@ -142,6 +148,74 @@ std::string Simulation::check_invariants(bool with_tasks) const {
     }
   }
   return with_tasks ? check_task_places(as_current) : std::string();
+}
+
+// Whole-core dispatch: the threads of a virtual processor are on its core together or off it
+// together; a held core has a busy thread; each busy thread runs at the curve's speed; the host
+// queue holds each waiting virtual processor once, by its first vCPU; nobody waits while a core
+// is free; the VM is charged for the cores it holds.
+std::string Simulation::check_whole_cores() const {
+  const std::uint32_t smt = w_.host.smt;
+  std::vector<std::uint32_t> queued(w_.vcpus.size(), 0);
+  for (std::uint32_t v : w_.host_queue) ++queued[v];
+  std::vector<std::uint32_t> cores_held(w_.vms.size(), 0);
+  bool core_free = std::find(w_.core_vp.begin(), w_.core_vp.end(), kNone) != w_.core_vp.end();
+  if (core_free && !w_.host_queue.empty()) {
+    return fmt::format("{} virtual processors wait while a core is free", w_.host_queue.size());
+  }
+  for (std::uint32_t first = 0; first < w_.vcpus.size(); first += smt) {
+    std::uint32_t core = w_.vcpus[first].vp_core;
+    std::uint32_t busy = 0;
+    std::uint32_t waiting = 0;
+    for (std::uint32_t v = first; v < first + smt; ++v) {
+      const Vcpu& vc = w_.vcpus[v];
+      if (vc.vp_core != core) {
+        return fmt::format("vCPU {} is on core {} but its sibling vCPU {} on {}", v,
+                           static_cast<int>(vc.vp_core), first, static_cast<int>(core));
+      }
+      if (v != first && queued[v] != 0) return fmt::format("vCPU {} is queued alone", v);
+      if (vc.host == HostState::kRunning) ++busy;
+      if (vc.host == HostState::kWaiting) ++waiting;
+      if (vc.host == HostState::kPolling) return fmt::format("vCPU {} polls on a core", v);
+      if (vc.host == HostState::kRunning && vc.pcpu != core * smt + vc.local % smt) {
+        return fmt::format("vCPU {} runs on pCPU {}, not its thread of core {}", v, vc.pcpu, core);
+      }
+    }
+    if (core == kNone) {
+      if (busy != 0) return fmt::format("virtual processor {} runs without a core", first);
+      if (queued[first] != (waiting > 0 ? 1U : 0U)) {
+        return fmt::format("virtual processor {} with {} waiting threads is queued {}x", first,
+                           waiting, queued[first]);
+      }
+      continue;
+    }
+    if (w_.core_vp[core] != first || waiting != 0 || busy == 0 || queued[first] != 0) {
+      return fmt::format("virtual processor {} holds core {} with {} busy, {} waiting threads", first,
+                         core, busy, waiting);
+    }
+    ++cores_held[w_.vcpus[first].vm];
+    std::uint32_t speed = w_.host.smt_core_pm[busy] / busy;
+    for (std::uint32_t v = first; v < first + smt; ++v) {
+      if (w_.vcpus[v].host == HostState::kRunning && w_.vcpus[v].speed_pm != speed) {
+        return fmt::format("vCPU {} runs at {} per mille with {} busy threads, expected {}", v,
+                           w_.vcpus[v].speed_pm, busy, speed);
+      }
+    }
+  }
+  for (std::uint32_t core = 0; core < w_.core_vp.size(); ++core) {
+    std::uint32_t first = w_.core_vp[core];
+    if (first != kNone && w_.vcpus[first].vp_core != core) {
+      return fmt::format("core {} says virtual processor {}, which says core {}", core, first,
+                         static_cast<int>(w_.vcpus[first].vp_core));
+    }
+  }
+  for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
+    if (w_.vms[i].running != cores_held[i]) {
+      return fmt::format("vm {} is charged for {} cores but holds {}", i, w_.vms[i].running,
+                         cores_held[i]);
+    }
+  }
+  return {};
 }
 
 // A pCPU's cache holds at most its capacity, in footprints of distinct vCPUs, each at least a

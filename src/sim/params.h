@@ -4,6 +4,7 @@
 // effect.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -68,6 +69,18 @@ struct HostParams {
   Ns migration_cost_ns = 500'000;
   // PowerVM hypervisor dispatch cycle (§1, T).
   Ns window_ns = 10'000'000;
+  // Dispatch-window host: hardware threads per core. Above 1, pcpus counts cores and every VM's
+  // virtual processor (smt consecutive vCPUs) is dispatched and preempted as a whole onto a whole
+  // core: "Preemption can only happen at core granularity" (§1, S: arch/powerpc/include/asm/
+  // paravirt.h). Each VM's [guest] smt must equal it (docs/simulator.md, "Whole-core dispatch").
+  std::uint32_t smt = 1;
+  // A core's throughput with k busy threads, per mille of one thread alone (index k; each busy
+  // thread runs at smt_core_pm[k] / k). k = 2: 1,600, "IBM claims no less than a 60 % performance
+  // increase due to 2-way SMT" and one of two threads runs at "about 80 %" of its solo speed
+  // (AnandTech, "Assessing IBM's POWER8, Part 1", page "Multi Threading Prowess", 2016, T).
+  // k = 4: 2,000 and k = 8: 2,400 are an **assumption** (no published POWER9/POWER10 SMT4/SMT8
+  // per-core scaling figure found; docs/simulator.md); 3, 5-7 interpolate linearly (D).
+  std::array<std::uint32_t, 9> smt_core_pm{0, 1'000, 1'600, 1'800, 2'000, 2'100, 2'200, 2'300, 2'400};
   // Host task switch ~1.1-2.4 us + one VM entry ~0.5 us: lower bound of a vCPU switch (§2, T/D).
   Ns context_switch_ns = 3'000;
   RefillKind refill = RefillKind::kWorkingSet;

@@ -77,6 +77,13 @@ Status read_host(const toml::table* table, const std::string& where, HostParams&
         "\"global\" (per-pCPU queues are the fair host's)",
         where);
   }
+  f.integer("smt", host.smt, 1, 8);
+  if (host.smt > 1 && host.scheduler != HostKind::kDispatchWindow) {
+    return make_error(
+        "{}: smt {} with scheduler \"fair\": expected 1 (whole-core dispatch is the "
+        "dispatch-window host's; the fair host's pcpus are threads)",
+        where, host.smt);
+  }
   f.integer("hz", host.host_hz, 1, 10000);
   f.integer("migration_cost_ns", host.migration_cost_ns, 0, kMaxNs);
   host.slice_ns = eevdf_base_slice(host.pcpus);
@@ -95,6 +102,14 @@ Status read_host(const toml::table* table, const std::string& where, HostParams&
   f.integer("ple_window_ns", host.ple_window_ns, 1, kMaxNs);
   f.integer("exit_ns", host.exit_ns, 0, kMaxNs);
   return f.finish();
+}
+
+// Whole-core dispatch: a VM's virtual processors are cores of the host's smt threads.
+Status check_vp_smt(const HostParams& host, const VmSpec& vm, const std::string& at) {
+  if (host.smt == 1 || vm.guest.smt == host.smt) return {};
+  return make_error(
+      "{} [guest]: smt {} on a host with smt {}: expected {} (a virtual processor is a whole core)",
+      at, vm.guest.smt, host.smt, host.smt);
 }
 
 Status read_guest(const toml::table* table, const std::string& where, GuestParams& guest) {
@@ -340,6 +355,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
       return make_error("{}: vcpus {} is not a multiple of smt {}: expected whole cores", at,
                         vm.vcpus, vm.guest.smt);
     }
+    PREFCPU_TRY(check_vp_smt(scenario.host, vm, at));
     if (vm.governor) {
       if (auto g = make_sim_governor(*vm.governor); !g) {
         return make_error("{}: governor: {}", at, g.error().message);
@@ -389,6 +405,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
             "cores",
             at, spec.vms[v].guest.smt, spec.vms[v].name, spec.vms[v].vcpus);
       }
+      PREFCPU_TRY(check_vp_smt(scenario.host, spec.vms[v], at));
       PREFCPU_TRY(read_workload(overrides, at + " [workload]", spec.vms[v].workload));
       PREFCPU_TRY(check_load(spec.vms[v], fmt::format("{} [[vm]] #{}", at, v + 1)));
     }

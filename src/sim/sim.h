@@ -73,6 +73,8 @@ class Simulation {
   const std::vector<Vm>& vms() const { return w_.vms; }
   const std::vector<Vcpu>& vcpus() const { return w_.vcpus; }
   const std::vector<Pcpu>& pcpus() const { return w_.pcpus; }
+  // Whole-core dispatch: per core, the first vCPU of the virtual processor holding it, or kNone.
+  const std::vector<std::uint32_t>& core_vp() const { return w_.core_vp; }
   const std::vector<Task>& tasks() const { return w_.tasks; }
   const std::vector<Lock>& locks() const { return w_.locks; }
   const std::vector<Pipe>& pipes() const { return w_.pipes; }
@@ -97,6 +99,7 @@ class Simulation {
 
  private:
   explicit Simulation(const RunConfig& config);
+  static Status check_smt(const RunConfig& config);
   Status setup(const RunConfig& config);
   void dispatch_event(const Event& event);
   void on_progress(std::uint32_t v, std::uint32_t gen);
@@ -104,6 +107,7 @@ class Simulation {
   void account_preferred(Vm& vm);
   std::string check_task_places(const std::vector<std::uint32_t>& as_current) const;
   std::string check_cache(std::uint32_t p) const;
+  std::string check_whole_cores() const;
   void check_after_event(Ns before);
 
   World w_;

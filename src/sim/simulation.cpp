@@ -25,15 +25,50 @@ Simulation::~Simulation() = default;
 Result<std::unique_ptr<Simulation>> Simulation::create(const RunConfig& config) {
   if (config.host.pcpus == 0) return make_error("host.pcpus is 0: expected at least 1 pCPU");
   if (config.vms.empty()) return make_error("no VMs: expected at least one [[vm]]");
+  if (auto status = check_smt(config); !status) return status.error();
   std::unique_ptr<Simulation> sim(new Simulation(config));
   if (auto status = sim->setup(config); !status) return status.error();
   return sim;
 }
 
+// Whole-core dispatch: a dispatch-window host, every VM's virtual processors of host smt threads,
+// and a throughput curve a thread can follow (no thread faster than alone).
+Status Simulation::check_smt(const RunConfig& config) {
+  const HostParams& host = config.host;
+  if (host.smt == 1) return {};
+  if (host.smt == 0 || host.smt > 8) {
+    return make_error("host smt {} is out of range: expected 1..8", host.smt);
+  }
+  if (host.scheduler != HostKind::kDispatchWindow) {
+    return make_error(
+        "host smt {}: expected scheduler \"dispatch-window\" (whole-core dispatch is PowerVM's; "
+        "the fair host's pcpus are threads)",
+        host.smt);
+  }
+  for (const auto& vm : config.vms) {
+    if (vm.spec.guest.smt != host.smt || vm.spec.vcpus % host.smt != 0) {
+      return make_error(
+          "vm \"{}\": [guest] smt {} with {} vCPUs on a host with smt {}: expected smt {} and a "
+          "multiple of {} vCPUs (virtual processors of whole cores)",
+          vm.spec.name, vm.spec.guest.smt, vm.spec.vcpus, host.smt, host.smt, host.smt);
+    }
+  }
+  for (std::uint32_t k = 1; k <= host.smt; ++k) {
+    if (host.smt_core_pm[k] == 0 || host.smt_core_pm[k] > 1000 * k) {
+      return make_error("host smt_core_pm[{}] = {}: expected 1..{}", k, host.smt_core_pm[k],
+                        1000 * k);
+    }
+  }
+  return {};
+}
+
 Status Simulation::setup(const RunConfig& config) {
   const HostParams& host = w_.host;
-  w_.pcpus.resize(host.pcpus);
-  w_.idle_pcpus = VcpuMask(host.pcpus, true);
+  // Whole-core dispatch: pcpus counts cores, each of smt thread slots.
+  std::uint32_t slots = host.pcpus * host.smt;
+  w_.pcpus.resize(slots);
+  w_.idle_pcpus = VcpuMask(slots, true);
+  if (host.smt > 1) w_.core_vp.assign(host.pcpus, kNone);
   std::uint32_t total_vcpus = 0;
   for (const auto& vm : config.vms) total_vcpus += vm.spec.vcpus;
   w_.vcpus.reserve(total_vcpus);
@@ -94,7 +129,7 @@ Status Simulation::setup(const RunConfig& config) {
   for (Vcpu& vc : w_.vcpus) {
     if (w_.vms[vc.vm].guest.rq_lock) vc.rq_lock = add_spinlock();
   }
-  w_.queue.reserve(4 * (total_vcpus + host.pcpus) + 64);
+  w_.queue.reserve(4 * (total_vcpus + slots) + 64);
   w_.host_queue.reserve(total_vcpus);
   for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
     Vm& vm = w_.vms[i];
@@ -112,7 +147,7 @@ Status Simulation::setup(const RunConfig& config) {
   }
   std::vector<std::uint32_t> demand;
   for (const Vm& vm : w_.vms) demand.push_back(vm.vcpus);
-  std::vector<std::uint32_t> shares = oracle_shares(host.pcpus, demand);
+  std::vector<std::uint32_t> shares = oracle_shares(slots, demand);
   for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
     if (config.vms[i].governor != kOracle) continue;
     // The oracle's share holds from t = 0: the first vCPUs, as the rig's set-preferred does.

@@ -154,6 +154,10 @@ struct Vcpu {
   std::uint64_t vruntime = 0;
   Ns exec_from = 0;
   Ns refill_until = 0;
+  // Whole-core dispatch (HostParams::smt > 1): this thread's speed, per mille, from how many
+  // threads of its core are busy (HostParams::smt_core_pm); 1000 otherwise.
+  std::uint32_t speed_pm = 1000;
+  std::uint32_t vp_core = kNone;  // whole-core dispatch: the core its virtual processor holds
   Ns accounted_to = 0;
   Ns armed_end = kNever;
   std::uint32_t gen = 0;
@@ -309,6 +313,10 @@ struct World {
   std::vector<Lock> locks;
   std::vector<Pipe> pipes;
   std::vector<std::uint32_t> host_queue;  // heap of waiting vCPUs (global host queue)
+  // Whole-core dispatch: per core, the first vCPU of the virtual processor that holds it (kNone:
+  // free). pcpus then holds cores x smt thread slots, core c's thread i at c x smt + i, and the
+  // host queue holds a waiting virtual processor's first vCPU.
+  std::vector<std::uint32_t> core_vp;
   VcpuMask idle_pcpus;                    // pCPUs with nothing on them
   std::vector<TimeseriesRow> timeseries;
   std::uint64_t min_vruntime = 0;
