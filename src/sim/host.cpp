@@ -40,17 +40,16 @@ std::uint64_t HostScheduler::key_class(const Vcpu& v) const {
   return w_.vms[v.vm].entitled ? 0 : 1;
 }
 
-// A vCPU's weighted vruntime; under whole-core dispatch, its virtual processor's: the sum over
-// its threads (v is the first).
+// A vCPU's weighted vruntime; under whole-core dispatch, its virtual processor's weighted core
+// time (v is the first vCPU), the open hold included: the core is what it holds, whatever the
+// busy threads.
 std::uint64_t HostScheduler::queue_key(std::uint32_t v) const {
   const Vcpu& vc = w_.vcpus[v];
   std::uint32_t weight = w_.vms[vc.vm].weight;
   if (!gang()) return live_vruntime(vc, weight, w_.now());
-  std::uint64_t sum = 0;
-  for (std::uint32_t i = 0; i < w_.host.smt; ++i) {
-    sum += live_vruntime(w_.vcpus[v + i], weight, w_.now());
-  }
-  return sum;
+  if (vc.vp_core == kNone) return vc.vp_vruntime;
+  return vc.vp_vruntime + static_cast<std::uint64_t>(w_.now() - vc.vp_since) * kNiceZeroWeight /
+                              weight;
 }
 
 bool HostScheduler::before(std::uint32_t a, std::uint32_t b) const {

@@ -41,6 +41,9 @@ void HostScheduler::vp_enqueue(std::uint32_t v) {
   }
   set_host_state(vc, HostState::kWaiting, w_.now());
   if (queued) return;
+  // Zero-lag placement: an idle virtual processor gets no credit for the time it was idle.
+  Vcpu& head = w_.vcpus[first];
+  head.vp_vruntime = std::max(head.vp_vruntime, w_.vp_min_vruntime);
   auto free = std::find(w_.core_vp.begin(), w_.core_vp.end(), kNone);
   if (free != w_.core_vp.end()) {
     vp_dispatch(static_cast<std::uint32_t>(free - w_.core_vp.begin()), first);
@@ -54,7 +57,10 @@ void HostScheduler::vp_enqueue(std::uint32_t v) {
 // entitlement is charged for the whole core while it holds it.
 void HostScheduler::vp_dispatch(std::uint32_t core, std::uint32_t first) {
   w_.core_vp[core] = first;
-  std::uint32_t vm_index = w_.vcpus[first].vm;
+  Vcpu& head = w_.vcpus[first];
+  head.vp_since = w_.now();
+  w_.vp_min_vruntime = std::max(w_.vp_min_vruntime, head.vp_vruntime);
+  std::uint32_t vm_index = head.vm;
   Vm& vm = w_.vms[vm_index];
   budget_update(vm);
   ++vm.running;
@@ -94,6 +100,8 @@ void HostScheduler::vp_preempt(std::uint32_t core) {
 
 void HostScheduler::vp_release(std::uint32_t core) {
   std::uint32_t first = w_.core_vp[core];
+  Vcpu& head = w_.vcpus[first];
+  head.vp_vruntime = queue_key(first);  // charged for the whole core while it held it
   w_.core_vp[core] = kNone;
   for (std::uint32_t v = first; v < first + w_.host.smt; ++v) w_.vcpus[v].vp_core = kNone;
   std::uint32_t vm_index = w_.vcpus[first].vm;

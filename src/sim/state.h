@@ -158,6 +158,10 @@ struct Vcpu {
   // threads of its core are busy (HostParams::smt_core_pm); 1000 otherwise.
   std::uint32_t speed_pm = 1000;
   std::uint32_t vp_core = kNone;  // whole-core dispatch: the core its virtual processor holds
+  // Whole-core dispatch, kept on a virtual processor's first vCPU: its weighted core time (the
+  // host queue's order after entitlement) and when it last took a core.
+  std::uint64_t vp_vruntime = 0;
+  Ns vp_since = 0;
   Ns accounted_to = 0;
   Ns armed_end = kNever;
   std::uint32_t gen = 0;
@@ -317,6 +321,7 @@ struct World {
   // free). pcpus then holds cores x smt thread slots, core c's thread i at c x smt + i, and the
   // host queue holds a waiting virtual processor's first vCPU.
   std::vector<std::uint32_t> core_vp;
+  std::uint64_t vp_min_vruntime = 0;  // zero-lag placement of a virtual processor that was idle
   VcpuMask idle_pcpus;                    // pCPUs with nothing on them
   std::vector<TimeseriesRow> timeseries;
   std::uint64_t min_vruntime = 0;

@@ -66,8 +66,8 @@ TEST(PowerVmSmt, SiblingsAreDispatchedTogetherAndAnIdleSiblingHoldsTheCore) {
     ASSERT_FALSE(vm1 && vm2) << "at " << t;
     ASSERT_EQ(running(*sim, 2), running(*sim, 3)) << "vm2's threads apart at " << t;
     ASSERT_FALSE(running(*sim, 1));  // vm1's idle thread never runs
-    vm1_on += vm1 ? 1 : 0;
-    vm2_on += vm2 ? 1 : 0;
+    if (vm1) ++vm1_on;
+    if (vm2) ++vm2_on;
   }
   EXPECT_EQ(vm1_on + vm2_on, 4'000U);  // the core is never left free
   // Entitlement 0.5 each: half the core each, whole-core time, however many threads are busy.
@@ -76,6 +76,27 @@ TEST(PowerVmSmt, SiblingsAreDispatchedTogetherAndAnIdleSiblingHoldsTheCore) {
   EXPECT_NEAR(static_cast<double>(sim->vm_cpu_ns(1)), 2 * 500.0 * kMs, 40.0 * kMs);
   // vm2's threads wait whenever vm1 holds the core, though its second thread slot idles.
   EXPECT_NEAR(static_cast<double>(sim->steal_ns(3)), 500.0 * kMs, 20.0 * kMs);
+}
+
+// Uncapped capacity is shared by core time: a virtual processor with two busy threads and one
+// with a single busy thread, neither entitled, take the core in turns at window boundaries and
+// hold it half the time each (a thread-time order would give the two-thread one a third).
+TEST(PowerVmSmt, ExcessIsSharedByCoreTimeNotThreadTime) {
+  auto sim = make_sim(smt_host(1, 2), {smt_vm("vm1", 2, 2, 0.0), smt_vm("vm2", 2, 2, 0.0)});
+  ASSERT_TRUE(sim);
+  sim->set_workload(0, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
+                           {compute(10'000 * kMs)}, {compute(10'000 * kMs)}}));
+  sim->add_task(0, 0, 0);
+  sim->add_task(0, 1, 1);
+  sim->set_workload(1, std::make_unique<ScriptWorkload>(
+                           std::vector<std::vector<Op>>{{compute(10'000 * kMs)}}));
+  sim->add_task(1, 0, 0);
+  std::uint32_t vm1_on = 0;
+  for (Ns t = 500 * kUs; t <= 1'000 * kMs; t += 500 * kUs) {
+    sim->run_until(t);
+    if (running(*sim, 0)) ++vm1_on;
+  }
+  EXPECT_NEAR(vm1_on / 2'000.0, 0.5, 0.02);
 }
 
 // k busy threads of an SMT4 core each run at smt_core_pm[k] / k per mille: k tasks of 10 ms of
