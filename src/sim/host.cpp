@@ -48,8 +48,8 @@ std::uint64_t HostScheduler::queue_key(std::uint32_t v) const {
   std::uint32_t weight = w_.vms[vc.vm].weight;
   if (!gang()) return live_vruntime(vc, weight, w_.now());
   if (vc.vp_core == kNone) return vc.vp_vruntime;
-  return vc.vp_vruntime + static_cast<std::uint64_t>(w_.now() - vc.vp_since) * kNiceZeroWeight /
-                              weight;
+  return vc.vp_vruntime +
+         static_cast<std::uint64_t>(w_.now() - vc.vp_since) * kNiceZeroWeight / weight;
 }
 
 bool HostScheduler::before(std::uint32_t a, std::uint32_t b) const {

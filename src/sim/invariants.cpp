@@ -190,8 +190,8 @@ std::string Simulation::check_whole_cores() const {
       continue;
     }
     if (w_.core_vp[core] != first || waiting != 0 || busy == 0 || queued[first] != 0) {
-      return fmt::format("virtual processor {} holds core {} with {} busy, {} waiting threads", first,
-                         core, busy, waiting);
+      return fmt::format("virtual processor {} holds core {} with {} busy, {} waiting threads",
+                         first, core, busy, waiting);
     }
     ++cores_held[w_.vcpus[first].vm];
     std::uint32_t speed = w_.host.smt_core_pm[busy] / busy;

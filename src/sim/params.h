@@ -80,7 +80,8 @@ struct HostParams {
   // (AnandTech, "Assessing IBM's POWER8, Part 1", page "Multi Threading Prowess", 2016, T).
   // k = 4: 2,000 and k = 8: 2,400 are an **assumption** (no published POWER9/POWER10 SMT4/SMT8
   // per-core scaling figure found; docs/simulator.md); 3, 5-7 interpolate linearly (D).
-  std::array<std::uint32_t, 9> smt_core_pm{0, 1'000, 1'600, 1'800, 2'000, 2'100, 2'200, 2'300, 2'400};
+  std::array<std::uint32_t, 9> smt_core_pm{0,     1'000, 1'600, 1'800, 2'000,
+                                           2'100, 2'200, 2'300, 2'400};
   // Host task switch ~1.1-2.4 us + one VM entry ~0.5 us: lower bound of a vCPU switch (§2, T/D).
   Ns context_switch_ns = 3'000;
   RefillKind refill = RefillKind::kWorkingSet;

@@ -322,7 +322,7 @@ struct World {
   // host queue holds a waiting virtual processor's first vCPU.
   std::vector<std::uint32_t> core_vp;
   std::uint64_t vp_min_vruntime = 0;  // zero-lag placement of a virtual processor that was idle
-  VcpuMask idle_pcpus;                    // pCPUs with nothing on them
+  VcpuMask idle_pcpus;                // pCPUs with nothing on them
   std::vector<TimeseriesRow> timeseries;
   std::uint64_t min_vruntime = 0;
   std::uint32_t polling = 0;      // vCPUs in HostState::kPolling

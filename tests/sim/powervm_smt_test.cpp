@@ -48,8 +48,8 @@ bool running(const Simulation& sim, std::uint32_t v) {
 TEST(PowerVmSmt, SiblingsAreDispatchedTogetherAndAnIdleSiblingHoldsTheCore) {
   auto sim = make_sim(smt_host(1, 2), {smt_vm("vm1", 2, 2, 0.5), smt_vm("vm2", 2, 2, 0.5)});
   ASSERT_TRUE(sim);
-  sim->set_workload(0, std::make_unique<ScriptWorkload>(
-                           std::vector<std::vector<Op>>{{compute(10'000 * kMs)}}));
+  sim->set_workload(
+      0, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{{compute(10'000 * kMs)}}));
   sim->add_task(0, 0, 0);
   sim->set_workload(1, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
                            {compute(10'000 * kMs)}, {compute(10'000 * kMs)}}));
@@ -88,8 +88,8 @@ TEST(PowerVmSmt, ExcessIsSharedByCoreTimeNotThreadTime) {
                            {compute(10'000 * kMs)}, {compute(10'000 * kMs)}}));
   sim->add_task(0, 0, 0);
   sim->add_task(0, 1, 1);
-  sim->set_workload(1, std::make_unique<ScriptWorkload>(
-                           std::vector<std::vector<Op>>{{compute(10'000 * kMs)}}));
+  sim->set_workload(
+      1, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{{compute(10'000 * kMs)}}));
   sim->add_task(1, 0, 0);
   std::uint32_t vm1_on = 0;
   for (Ns t = 500 * kUs; t <= 1'000 * kMs; t += 500 * kUs) {
@@ -160,11 +160,11 @@ std::uint64_t sibling_confers(std::uint32_t smt) {
   std::vector<Op> spinner;
   for (int i = 0; i < 100; ++i) {
     holder.insert(holder.end(), {testing::lock(lk), compute(3 * kMs), testing::unlock(lk)});
-    spinner.insert(spinner.end(), {compute(100 * kUs), testing::lock(lk), compute(10 * kUs),
-                                   testing::unlock(lk)});
+    spinner.insert(spinner.end(),
+                   {compute(100 * kUs), testing::lock(lk), compute(10 * kUs), testing::unlock(lk)});
   }
-  sim->set_workload(0, std::make_unique<ScriptWorkload>(
-                           std::vector<std::vector<Op>>{holder, spinner}));
+  sim->set_workload(
+      0, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{holder, spinner}));
   sim->add_task(0, 0, 0);
   sim->add_task(0, 1, 1);
   sim->set_workload(1, std::make_unique<ScriptWorkload>(std::vector<std::vector<Op>>{
@@ -204,8 +204,7 @@ TEST(PowerVmSmt, ConfigErrorsNameTheKeys) {
   config.vms = {smt_vm("vm", 3, 1, 1.0)};
   auto sim = Simulation::create(config);
   ASSERT_FALSE(sim.ok());
-  EXPECT_NE(sim.error().message.find("expected smt 2 and a multiple of 2 vCPUs"),
-            std::string::npos)
+  EXPECT_NE(sim.error().message.find("expected smt 2 and a multiple of 2 vCPUs"), std::string::npos)
       << sim.error().message;
   // A powervm scenario with smt parses and runs.
   auto good = parse_scenario(
