@@ -44,9 +44,14 @@ void HostScheduler::vp_enqueue(std::uint32_t v) {
   // Zero-lag placement: an idle virtual processor gets no credit for the time it was idle.
   Vcpu& head = w_.vcpus[first];
   head.vp_vruntime = std::max(head.vp_vruntime, w_.vp_min_vruntime);
-  auto free = std::find(w_.core_vp.begin(), w_.core_vp.end(), kNone);
-  if (free != w_.core_vp.end()) {
-    vp_dispatch(static_cast<std::uint32_t>(free - w_.core_vp.begin()), first);
+  // The core this thread last ran on if it is free (its cache), else the first free one.
+  std::uint32_t core = vc.last_pcpu == kNone ? kNone : vc.last_pcpu / w_.host.smt;
+  if (core == kNone || w_.core_vp[core] != kNone) {
+    auto free = std::find(w_.core_vp.begin(), w_.core_vp.end(), kNone);
+    core = free == w_.core_vp.end() ? kNone : static_cast<std::uint32_t>(free - w_.core_vp.begin());
+  }
+  if (core != kNone) {
+    vp_dispatch(core, first);
     return;
   }
   queue_push(0, first);
