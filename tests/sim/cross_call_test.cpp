@@ -167,5 +167,30 @@ TEST(CrossCall, RatesIssueCallsThatWaitUnderOvercommit) {
   EXPECT_GT(with.cross_call_wait_ns / calls, 10 * (kIpi + kHandler));
 }
 
+TEST(CrossCall, ScenarioKeysAndProfileDefaults) {
+  const char* base = "name = \"t\"\n[host]\npcpus = 2\nprofile = \"tcg\"\n[[vm]]\nvcpus = 2\n";
+  auto tcg = parse_scenario(std::string(base) +
+                                "[vm.workload]\nkind = \"oltp\"\nshootdowns_per_s = 2.5\n"
+                                "cross_calls_per_s = 40\n[vm.guest]\ncross_call_ns = 700\n",
+                            "test.toml");
+  ASSERT_TRUE(tcg.ok()) << tcg.error().message;
+  const VmSpec& vm = tcg->cases.at(0).vms.at(0);
+  EXPECT_EQ(vm.guest.tlb_flush, TlbFlushKind::kIpi);
+  EXPECT_EQ(vm.guest.cross_call_ns, 700);
+  EXPECT_EQ(vm.workload.shootdowns_per_s, 2.5);
+  EXPECT_EQ(vm.workload.cross_calls_per_s, 40.0);
+  auto kvm = parse_scenario("name = \"t\"\n[host]\npcpus = 2\n[[vm]]\nvcpus = 2\n", "k.toml");
+  ASSERT_TRUE(kvm.ok());
+  EXPECT_EQ(kvm->cases.at(0).vms.at(0).guest.tlb_flush, TlbFlushKind::kParavirt);
+  std::string flush = scenario_error(std::string(base) + "[guest]\ntlb_flush = \"ipis\"\n");
+  EXPECT_NE(flush.find("tlb_flush is \"ipis\": expected one of ipi, pv, broadcast"),
+            std::string::npos)
+      << flush;
+  std::string rate = scenario_error(std::string(base) + "[workload]\ncross_calls_per_s = -1\n");
+  EXPECT_NE(rate.find("cross_calls_per_s is -1: expected a number in 0..1000000"),
+            std::string::npos)
+      << rate;
+}
+
 }  // namespace
 }  // namespace prefcpu::sim::testing
