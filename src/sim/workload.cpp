@@ -37,6 +37,8 @@ class Hackbench final : public Workload {
   }
 
   bool finite() const override { return true; }
+  // rt-tests hackbench forks a process per sender and receiver unless run with -T (threads).
+  bool shares_mm() const override { return false; }
 
   Op next(Task& task, Vm& vm) override {
     Member& me = members_[task.local];
