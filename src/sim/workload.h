@@ -18,6 +18,8 @@ class Workload {
   virtual Op next(Task& task, Vm& vm) = 0;
   // A finite workload ends the run when it (and every other finite one) is done.
   virtual bool finite() const { return false; }
+  // A finite workload's next round (keep_neighbours_busy): its tasks' programs start over.
+  virtual void restart() {}
 };
 
 // `load`: the VM's load schedule; only oltp and cpu-bound take one (the scenario checks).
