@@ -1,5 +1,7 @@
 // Google Benchmarks of the simulator, plus the pipe costs its hackbench defaults come from.
 //   BM_SimEvents/<scenario>: simulator events per second on one core (goal >= 5M/s).
+//   sim_events/<scenario>_without_<mechanism>: the same with one mechanism of the simulator's
+//   fourth revision turned off, to say what each costs (docs/benchmarks.md, "Simulator").
 //   BM_PipeWrite100 / BM_PipeRead100: CPU per 100-byte pipe write / read on this machine,
 //   the source of WorkloadParams::write_ns / read_ns (docs/benchmarks.md, "Simulator").
 //   BM_PipeWakingWrite100: the same write when it must wake a reader blocked on the pipe; less
@@ -18,17 +20,44 @@
 
 namespace {
 
+using prefcpu::sim::HostQueues;
 using prefcpu::sim::load_scenario;
+using prefcpu::sim::RefillKind;
 using prefcpu::sim::run_case;
 using prefcpu::sim::RunOptions;
+using prefcpu::sim::Scenario;
+
+// A mechanism to turn off, each through its own scenario key (docs/simulator.md). The guest
+// wakeup path has no such key, so it is not timed apart.
+enum class Without : std::uint8_t { kNothing, kRqLock, kHostQueues, kWorkingSetRefill };
+
+void turn_off(Scenario& scenario, Without mechanism) {
+  switch (mechanism) {
+    case Without::kNothing:
+      break;
+    case Without::kRqLock:
+      for (auto& c : scenario.cases) {
+        for (auto& vm : c.vms) vm.guest.rq_lock = false;
+      }
+      break;
+    case Without::kHostQueues:
+      scenario.host.queues = HostQueues::kGlobal;
+      break;
+    case Without::kWorkingSetRefill:
+      scenario.host.refill = RefillKind::kFlat;
+      break;
+  }
+}
 
 // One case of a built-in scenario, with the kernel governor, scaled down by `scale`.
-void sim_events(benchmark::State& state, const char* name, std::size_t case_index, double scale) {
+void sim_events(benchmark::State& state, const char* name, std::size_t case_index, double scale,
+                Without mechanism = Without::kNothing) {
   auto scenario = load_scenario(name);
   if (!scenario) {
     state.SkipWithError(scenario.error().message.c_str());
     return;
   }
+  turn_off(*scenario, mechanism);
   RunOptions options;
   options.scale = scale;
   std::uint64_t events = 0;
@@ -53,6 +82,22 @@ BENCHMARK_CAPTURE(sim_events, seed_daytrader, "seed-daytrader", 0, 0.1)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(sim_events, cpu_bound, "cpu-bound", 0, 0.1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(sim_events, large, "large", 0, 0.1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(sim_events, large_without_rq_lock, "large", 0, 0.1, Without::kRqLock)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(sim_events, large_without_host_queues, "large", 0, 0.1, Without::kHostQueues)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(sim_events, large_without_working_set_refill, "large", 0, 0.1,
+                  Without::kWorkingSetRefill)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(sim_events, seed_hackbench_10_groups_without_rq_lock, "seed-hackbench", 0, 1.0,
+                  Without::kRqLock)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(sim_events, seed_hackbench_10_groups_without_host_queues, "seed-hackbench", 0,
+                  1.0, Without::kHostQueues)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(sim_events, seed_hackbench_10_groups_without_working_set_refill, "seed-hackbench",
+                  0, 1.0, Without::kWorkingSetRefill)
+    ->Unit(benchmark::kMillisecond);
 
 constexpr int kMessages = 640;  // one pipe's worth of 100-byte messages (16 x 4 KiB pages)
 

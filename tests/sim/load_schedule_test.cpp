@@ -151,8 +151,7 @@ std::string error_of(std::string_view load) {
       "name = \"t\"\nduration_s = 10\n[host]\npcpus = 4\n[workload]\n"
       "kind = \"cpu-bound\"\n[[vm]]\nvcpus = 2\n" +
       std::string(load);
-  auto scenario = parse_scenario(text, "t.toml");
-  return scenario.ok() ? std::string("(no error)") : scenario.error().message;
+  return testing::scenario_error(text);
 }
 
 TEST(LoadScheduleScenario, BadPhasesAreRejectedNamingTheField) {

@@ -46,42 +46,39 @@ TEST(Scenario, SeedScenariosHaveTheSeriesShape) {
   for (const auto& vm : large->cases[0].vms) EXPECT_EQ(vm.vcpus, 64U);
 }
 
-std::string error_of(std::string_view text) {
-  auto scenario = parse_scenario(text, "test.toml");
-  return scenario.ok() ? std::string("(no error)") : scenario.error().message;
-}
+using testing::scenario_error;
 
 TEST(Scenario, ErrorsNameTheKeyAndWhatIsAccepted) {
   const char* base = "name = \"t\"\n[host]\npcpus = 4\n[[vm]]\nvcpus = 2\n";
-  EXPECT_EQ(error_of(base), "(no error)");
+  EXPECT_EQ(scenario_error(base), "(no error)");
   std::string unknown =
-      error_of(std::string(base) + "[vm.workload]\nkind = \"oltp\"\ngroupz = 3\n");
+      scenario_error(std::string(base) + "[vm.workload]\nkind = \"oltp\"\ngroupz = 3\n");
   EXPECT_NE(unknown.find("unknown key \"groupz\""), std::string::npos) << unknown;
   EXPECT_NE(unknown.find("groups"), std::string::npos) << unknown;
-  std::string kind = error_of(std::string(base) + "[workload]\nkind = \"tpcc\"\n");
+  std::string kind = scenario_error(std::string(base) + "[workload]\nkind = \"tpcc\"\n");
   EXPECT_NE(
       kind.find("kind is \"tpcc\": expected one of hackbench, oltp, cpu-bound, spinbench, idle"),
       std::string::npos)
       << kind;
-  std::string type = error_of("name = \"t\"\n[host]\npcpus = \"four\"\n[[vm]]\nvcpus = 2\n");
+  std::string type = scenario_error("name = \"t\"\n[host]\npcpus = \"four\"\n[[vm]]\nvcpus = 2\n");
   EXPECT_NE(type.find("pcpus is not an integer"), std::string::npos) << type;
   // A float past int64's range: toml++ would convert it unchecked (UB, found by fuzz_scenario).
-  std::string huge = error_of("name = \"t\"\n[host]\npcpus = 7.7e41\n[[vm]]\nvcpus = 2\n");
+  std::string huge = scenario_error("name = \"t\"\n[host]\npcpus = 7.7e41\n[[vm]]\nvcpus = 2\n");
   EXPECT_NE(huge.find("pcpus is not an integer"), std::string::npos) << huge;
-  std::string range = error_of("name = \"t\"\n[host]\npcpus = 0\n[[vm]]\nvcpus = 2\n");
+  std::string range = scenario_error("name = \"t\"\n[host]\npcpus = 0\n[[vm]]\nvcpus = 2\n");
   EXPECT_NE(range.find("pcpus is 0: expected an integer in 1..4096"), std::string::npos) << range;
-  std::string governor = error_of(std::string(base) + "governor = \"magic\"\n");
+  std::string governor = scenario_error(std::string(base) + "governor = \"magic\"\n");
   EXPECT_NE(governor.find("unknown governor \"magic\""), std::string::npos) << governor;
   std::string knobs =
-      error_of(std::string(base) + "[knobs]\nhigh_threshold = 100\nlow_threshold = 200\n");
+      scenario_error(std::string(base) + "[knobs]\nhigh_threshold = 100\nlow_threshold = 200\n");
   EXPECT_NE(knobs.find("low_threshold 200 must be below high_threshold 100"), std::string::npos)
       << knobs;
-  std::string toml = error_of("name = \n");
+  std::string toml = scenario_error("name = \n");
   EXPECT_NE(toml.find("test.toml:1"), std::string::npos) << toml;
   std::string smt =
-      error_of("name = \"t\"\n[host]\npcpus = 4\n[[vm]]\nvcpus = 3\n[vm.guest]\nsmt = 2\n");
+      scenario_error("name = \"t\"\n[host]\npcpus = 4\n[[vm]]\nvcpus = 3\n[vm.guest]\nsmt = 2\n");
   EXPECT_NE(smt.find("vcpus 3 is not a multiple of smt 2"), std::string::npos) << smt;
-  EXPECT_NE(error_of("[host]\npcpus = 4\n[[vm]]\nvcpus = 2\n").find("name is missing"),
+  EXPECT_NE(scenario_error("[host]\npcpus = 4\n[[vm]]\nvcpus = 2\n").find("name is missing"),
             std::string::npos);
   auto missing = load_scenario("/nonexistent/file.toml");
   ASSERT_FALSE(missing.ok());

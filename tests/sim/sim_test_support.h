@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "sim/scenario.h"
 #include "sim/sim.h"
 #include "sim/workload.h"
 
@@ -92,6 +95,12 @@ inline std::unique_ptr<Simulation> make_sim(HostParams host, std::vector<VmConfi
   auto sim = Simulation::create(config);
   EXPECT_TRUE(sim.ok()) << (sim.ok() ? "" : sim.error().message);
   return sim.ok() ? std::move(*sim) : nullptr;
+}
+
+// The message parse_scenario() rejects TEXT with, or "(no error)" when it accepts it.
+inline std::string scenario_error(std::string_view text) {
+  auto scenario = parse_scenario(text, "test.toml");
+  return scenario.ok() ? std::string("(no error)") : scenario.error().message;
 }
 
 inline VcpuMask mask_of(std::uint32_t bits, std::initializer_list<std::uint32_t> members) {

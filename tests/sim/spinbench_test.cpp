@@ -7,6 +7,7 @@
 
 #include "sim/run.h"
 #include "sim/scenario.h"
+#include "sim_test_support.h"
 
 namespace prefcpu::sim {
 namespace {
@@ -72,8 +73,7 @@ TEST(Spinbench, BesideAnUnalignedNeighbourTheFifoLockLosesToTheUnfairOne) {
 std::string error_of(const std::string& tail) {
   std::string text = "name = \"t\"\n[host]\npcpus = 4\n[workload]\nkind = \"spinbench\"\n" +
                      std::string("[[vm]]\nvcpus = 2\n[[vm]]\nvcpus = 2\n") + tail;
-  auto scenario = parse_scenario(text, "test.toml");
-  return scenario.ok() ? std::string("(no error)") : scenario.error().message;
+  return testing::scenario_error(text);
 }
 
 TEST(Spinbench, ScenarioErrorsNameTheKey) {
