@@ -25,8 +25,10 @@ declare -A cases=(
   [target-default]="--governor none,kernel,target,oracle --repeat 5"
   [target-asym]="--guests 2 --vcpus 6,2 --quick --repeat 3 --governor none,kernel,target,oracle"
   [oracle-events]="--quick --repeat 3 --governor none,oracle"
+  [fixed-1x]="--guests 1 --vcpus 2 --quick --repeat 3 --governor none,kernel,oracle"
+  [fixed-2x]="--guests 2 --vcpus 2 --quick --repeat 3 --governor none,kernel,oracle"
 )
-order="default feed 1x 1x-high 2x asym governors tuned coop mutex cpu threads hb-threads sqlite target-default target-asym oracle-events"
+order="default feed 1x 1x-high 2x asym governors tuned coop mutex cpu threads hb-threads sqlite target-default target-asym oracle-events fixed-1x fixed-2x"
 # shellcheck disable=SC2048,SC2086  # names are single words
 for name in ${*:-$order}; do
   [ -n "${cases[$name]+x}" ] || { echo "docs-cases: unknown case \"$name\": expected one of $order" >&2; exit 2; }

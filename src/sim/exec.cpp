@@ -36,7 +36,8 @@ void TaskExecutor::advance(std::uint32_t v) {
   if (vc.host != HostState::kRunning) return;
   Ns done = 0;
   bool complete = w_.now() >= vc.armed_end;
-  if (!complete) done = work_between(vc, vc.accounted_to, w_.now());
+  const Ns from = vc.accounted_to;
+  if (!complete) done = work_between(vc, from, w_.now());
   vc.accounted_to = w_.now();
   if (vc.current == kNone) return;
   Task& task = w_.tasks[vc.current];
@@ -51,6 +52,11 @@ void TaskExecutor::advance(std::uint32_t v) {
     task.spin_armed -= spin;
     if (task.spin_left < kSpinForever) task.spin_left -= spin;
     task.ple_spun += spin;
+    stats.spin_ns += spin;
+    used += spin;
+  } else if (task.cross_call.sent) {
+    // csd_lock_wait(): spun until the targets are done.
+    Ns spin = std::max<Ns>(0, work_between(vc, from, w_.now()) - over);
     stats.spin_ns += spin;
     used += spin;
   } else if (task.has_op && task.op.kind == OpKind::kCompute) {
@@ -158,6 +164,7 @@ void TaskExecutor::on_holder_preempted(std::uint32_t t) {
 }
 
 bool TaskExecutor::in_spinlock(const Task& task) const {
+  if (task.cross_call.sent) return true;
   return task.has_op && task.op.kind == OpKind::kLock && w_.locks[task.op.object].spin &&
          task.state == TaskState::kRunning;
 }
@@ -238,6 +245,8 @@ void TaskExecutor::next_op(Task& task) {
   if (task.has_retry) {
     task.op = task.retry;
     task.has_retry = false;
+  } else if (auto call = due_cross_call(task)) {
+    task.op = *call;
   } else {
     task.op = vm.workload->next(task, vm);
   }
@@ -380,6 +389,11 @@ TaskExecutor::StepResult TaskExecutor::step(std::uint32_t v, std::uint32_t t) {
         }
         task.has_op = false;
         break;
+      }
+      case OpKind::kCrossCall: {
+        StepResult r = cross_call_step(v, t);
+        if (r != StepResult::kContinue) return r;
+        break;  // sent (its cost is paid at the top) or done
       }
       case OpKind::kOverhead:
         task.overhead += op.ns;

@@ -3,6 +3,8 @@
 // readers when empty.
 #pragma once
 
+#include <optional>
+
 #include "sim/state.h"
 
 namespace prefcpu::sim {
@@ -39,12 +41,14 @@ class TaskExecutor {
   // vcpu_is_preempted() / H_CONFER: the holder t just lost its pCPU.
   void on_holder_preempted(std::uint32_t t);
   // A spinlock waiter that neither spins nor is halted may not be moved by the guest scheduler:
-  // spin_lock() runs with preemption disabled.
+  // spin_lock() runs with preemption disabled, and so does a cross-call's wait (get_cpu()).
   bool in_spinlock(const Task& task) const;
   void note_exit(Task& task);
   // __schedule() switched task t in on v: the switch costs task_switch_ns, paid under v's rq lock
   // (held from rq_lock() in __schedule() to finish_lock_switch()) where the model has one.
   void switch_in(std::uint32_t v, std::uint32_t t);
+  // cross_call.cpp: the host dispatched v; it runs the cross-call handlers it has pending.
+  void csd_dispatched(std::uint32_t v);
 
  private:
   // spinlock.cpp: the kernel spinlock slowpaths of the host profile.
@@ -54,6 +58,13 @@ class TaskExecutor {
   void pv_kick(std::uint32_t unlocker, std::uint32_t head);
   std::uint32_t on_spin_target(std::uint32_t v);
   StepResult arm_spin(std::uint32_t v, Task& task, Ns need);
+
+  // cross_call.cpp: synchronous cross-calls.
+  std::optional<Op> due_cross_call(const Task& task);
+  bool cross_call_target(CrossCallKind kind, std::uint32_t target) const;
+  StepResult cross_call_step(std::uint32_t v, std::uint32_t t);
+  void cross_call_send(std::uint32_t initiator, std::uint32_t target);
+  void cross_call_done(std::uint32_t initiator, Ns at, bool queued);
 
   Ns work_between(const Vcpu& v, Ns from, Ns to) const;
   Ns time_to_do(const Vcpu& v, Ns from, Ns work) const;

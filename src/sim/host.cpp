@@ -195,6 +195,7 @@ void HostScheduler::dispatch(std::uint32_t p, std::uint32_t v) {
   vc.run_start = now;
   vc.accounted_to = now;
   vc.armed_end = kNever;
+  exec_.csd_dispatched(v);
   w_.min_vruntime = std::max(w_.min_vruntime, vc.vruntime);
   if (w_.host.scheduler == HostKind::kDispatchWindow) budget_update(vm);
   ++vm.running;

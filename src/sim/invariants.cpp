@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "sim/cross_call.h"
 #include "sim/sim.h"
 
 namespace prefcpu::sim {
@@ -265,7 +266,7 @@ std::string Simulation::check_task_places(const std::vector<std::uint32_t>& as_c
       return fmt::format("task {} has switch ops pending but is not running", t);
     }
   }
-  return {};
+  return check_cross_calls(w_);
 }
 
 }  // namespace prefcpu::sim

@@ -34,6 +34,14 @@ enum class SpinlockKind : std::uint8_t { kQueued, kTestAndSet, kParavirt };
 // set that other vCPUs displaced from the pCPU's cache (src/sim/cache.h); kFlat,
 // refill_penalty_ns on every switch (the model before issue 10's working-set refill).
 enum class RefillKind : std::uint8_t { kWorkingSet, kFlat };
+// How the guest flushes other vCPUs' TLBs (docs/simulator.md, "Cross-calls"):
+// kIpi: x86 native_flush_tlb_multi(), an IPI to every target, waited for (arch/x86/mm/tlb.c);
+// kParavirt: KVM_FEATURE_PV_TLB_FLUSH, kvm_flush_tlb_multi() skips a preempted target and sets
+//   KVM_VCPU_FLUSH_TLB, which the host acts on at its next entry (arch/x86/kernel/kvm.c,
+//   record_steal_time() in arch/x86/kvm/x86.c);
+// kBroadcast: powerpc book3s64, tlbie broadcast or a hypercall (radix_tlb.c, H_RPT_INVALIDATE;
+//   hash: flush_hash_page()), no IPI to the targets.
+enum class TlbFlushKind : std::uint8_t { kIpi, kParavirt, kBroadcast };
 
 // EEVDF's base slice on CPUS CPUs: sysctl_sched_base_slice 0.75 ms scaled by
 // 1 + ilog2(min(CPUS, 8)) (SCHED_TUNABLESCALING_LOG, kernel/sched/fair.c
@@ -141,6 +149,13 @@ struct GuestParams {
   bool rq_lock = true;
   // v2-v5 made available_idle_cpu() false on non-preferred CPUs; v6+ dropped it (kernel-spec §3.2).
   bool wakeup_skips_non_preferred = false;
+  // The remote TLB flush; the host profile picks the default (kvm: pv, tcg: ipi, powervm:
+  // broadcast).
+  TlbFlushKind tlb_flush = TlbFlushKind::kParavirt;
+  // A target's cross-call handler: interrupt entry and exit plus flush_tlb_func() or the called
+  // function. Assumption (not measured here): 1 us; a single-page INVLPG is "about 100 ns"
+  // (arch/x86/mm/tlb.c, tlb_single_page_flush_ceiling), the interrupt round trip is not sourced.
+  Ns cross_call_ns = 1'000;
   // Threads per core given to the governor's Topology; the governor sheds one core per step.
   std::uint32_t smt = 1;
   // /proc/stat unit (§6 USER_HZ, U).
@@ -192,6 +207,12 @@ struct WorkloadParams {
   // src/sim/cache.cpp): hackbench and CPU-bound their tasks' stacks and a page each, OLTP more
   // than the cache.
   std::uint32_t working_set_kib = 0;
+  // Synchronous cross-calls per second per VM, issued by whichever task next asks for an op holding
+  // no lock (cross_call.cpp): TLB shootdowns of the tasks' mm and smp_call_function()s. 0: none.
+  // The rig counted 1-2 shootdowns and 179-268 CAL IPIs per guest per 3.4-7.1 s run
+  // (docs/simulator.md, "The tcg profile, measured"), not a clean rate: the default stays 0.
+  double shootdowns_per_s = 0;
+  double cross_calls_per_s = 0;
 };
 
 // One phase of a VM's load schedule ([[vm.load]]): from at_ns the level (a multiple of the

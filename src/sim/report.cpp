@@ -140,6 +140,15 @@ std::string format_json(const Report& report) {
       v["pv_kicks"] = vm.stats.pv_kicks;
       v["ple_exits"] = vm.stats.ple_exits;
       v["yields"] = vm.stats.yields;
+      // Only where a scenario asked for cross-calls, so that default outputs keep their keys.
+      if (vm.stats.cross_calls[0] + vm.stats.cross_calls[1] > 0) {
+        v["shootdowns"] = vm.stats.cross_calls[0];
+        v["cross_calls"] = vm.stats.cross_calls[1];
+        v["cross_call_ipis"] = vm.stats.cross_call_ipis;
+        v["pv_tlb_flushes"] = vm.stats.pv_tlb_flushes;
+        v["cross_call_wait_ms"] =
+            rounded(static_cast<double>(vm.stats.cross_call_wait_ns) / 1e6, 1e3);
+      }
       entry["vms"].push_back(std::move(v));
     }
     doc["results"].push_back(std::move(entry));

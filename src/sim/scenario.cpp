@@ -33,16 +33,19 @@ void apply_profile(HostProfile profile, HostParams& host, GuestParams& guest) {
   switch (profile) {
     case HostProfile::kKvm:
       guest.spinlock = SpinlockKind::kParavirt;
+      guest.tlb_flush = TlbFlushKind::kParavirt;
       break;
     case HostProfile::kTcg:
       // No KVM CPUID leaves, so no PV spinlocks, no steal-time preempted flag; QEMU sets the
       // hypervisor bit, so native_pv_lock_init() enables virt_spin_lock(): test-and-set.
       guest.spinlock = SpinlockKind::kTestAndSet;
       guest.pv_preempted = false;
+      guest.tlb_flush = TlbFlushKind::kIpi;
       break;
     case HostProfile::kPowerVm:
       guest.spinlock = SpinlockKind::kQueued;
       guest.confer = true;
+      guest.tlb_flush = TlbFlushKind::kBroadcast;
       host.cache_kib = 2048;  // POWER10: 2 MB L2 per SMT8 core (params.h)
       break;
   }
@@ -114,6 +117,11 @@ Status read_guest(const toml::table* table, const std::string& where, GuestParam
             {"virt-tas", SpinlockKind::kTestAndSet},
             {"pv-qspinlock", SpinlockKind::kParavirt}});
   f.boolean("confer", guest.confer);
+  f.choice("tlb_flush", guest.tlb_flush,
+           {{"ipi", TlbFlushKind::kIpi},
+            {"pv", TlbFlushKind::kParavirt},
+            {"broadcast", TlbFlushKind::kBroadcast}});
+  f.integer("cross_call_ns", guest.cross_call_ns, 0, kMaxNs);
   f.boolean("rq_lock", guest.rq_lock);
   f.boolean("wakeup_skips_non_preferred", guest.wakeup_skips_non_preferred);
   f.integer("smt", guest.smt, 1, 8);
@@ -150,6 +158,8 @@ Status read_workload(const toml::table* table, const std::string& where, Workloa
   f.integer("iterations", w.iterations, 1, 100'000'000);
   f.integer("outside_ns", w.outside_ns, 0, kMaxNs);
   f.integer("working_set_kib", w.working_set_kib, 0, kMaxKib);
+  f.number("shootdowns_per_s", w.shootdowns_per_s, 0.0, 1e6);
+  f.number("cross_calls_per_s", w.cross_calls_per_s, 0.0, 1e6);
   return f.finish();
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "sim/cache.h"
+#include "sim/cross_call.h"
 #include "sim/oracle.h"
 #include "sim/sim.h"
 #include "sim/workload.h"
@@ -62,6 +63,7 @@ Status Simulation::setup(const RunConfig& config) {
     vm.knobs = cfg.knobs;
     vm.governor = cfg.governor;
     vm.rng = Rng(config.seed, i + 1);
+    init_cross_calls(vm, cfg.spec.workload, Rng(config.seed, kCrossCallStream + i));
     vm.pref_count = vm.vcpus;
     vm.nr_idle_scan = vm.vcpus;  // what update_idle_cpu_scan() gives an idle LLC
     Ns interval_ns = static_cast<Ns>(vm.knobs.interval_ms) * 1'000'000;

@@ -34,12 +34,18 @@ enum class OpKind : std::uint8_t {
   kWakeSelect,  // select_task_rq(), then rq_lock() of that vCPU where ttwu_queue() takes it
   kWakeUp,      // enqueue where kWakeSelect chose, then drop that rq lock
   kOverhead,    // kernel work of `ns` booked as overhead, not task work (the guest task switch)
+  kCrossCall,   // a synchronous cross-call of CrossCallKind `object` (cross_call.cpp)
   kSleep,
   kExit
 };
 
 // A spinlock waiter that spins without limit (native and test-and-set spinlocks).
 inline constexpr Ns kSpinForever = Ns{1} << 60;
+
+// What a kCrossCall sends: a TLB shootdown (flush_tlb_mm_range(): the other vCPUs running the
+// initiator's mm) or smp_call_function() (every other online vCPU of the VM, idle ones woken).
+enum class CrossCallKind : std::uint8_t { kShootdown, kCallFunction };
+inline constexpr std::size_t kCrossCallKinds = 2;
 
 struct Op {
   OpKind kind = OpKind::kExit;
@@ -98,6 +104,15 @@ struct KernelOps {
   bool pending() const { return next < n; }
 };
 
+// A task's synchronous cross-call in flight: sent, and spinning in csd_lock_wait() until every
+// target has run the handler (kernel/smp.c smp_call_function_many_cond()).
+struct CrossCallWait {
+  bool sent = false;
+  std::uint32_t pending = 0;  // targets that have not run the handler: on their Vcpu::csd_queue
+  Ns done_at = 0;             // when the last target known so far finishes the handler
+  Ns sent_at = 0;
+};
+
 struct Task {
   std::uint32_t vm = 0;
   std::uint32_t local = 0;  // index within its workload, which keeps the task's program state
@@ -125,6 +140,7 @@ struct Task {
   Op retry;  // a pipe op to redo after re-taking the pipe lock
   bool has_retry = false;
   HeldLocks held;
+  CrossCallWait cross_call;
   Ns slice_exec = 0;
   std::uint32_t affinity = 0;  // 0: every vCPU; else index into Vm::affinities
   Links rq_link;               // on its vCPU's run queue
@@ -165,6 +181,8 @@ struct Vcpu {
   std::uint32_t current = kNone;
   std::uint32_t last_task = kNone;
   Ns ple_window_ns = 0;  // KVM's per-vCPU PLE window: base at dispatch, doubled per exit
+  // Initiators (task ids) whose cross-call IPI this vCPU has pending and runs on its next dispatch.
+  std::vector<std::uint32_t> csd_queue;
   List rq;
   std::uint32_t rq_lock = kNone;  // rq->__lock, a kernel spinlock; kNone: not modelled
   Ns next_balance = 0;
@@ -242,6 +260,10 @@ struct VmStats {
   std::uint64_t ple_exits = 0;        // pause-loop exits
   std::uint64_t yields = 0;           // directed yields (PLE) and H_CONFERs that gave the pCPU away
   std::uint64_t host_migrations = 0;  // per-pCPU host queues: waiting vCPUs pulled by a balance
+  std::array<std::uint64_t, kCrossCallKinds> cross_calls{};  // issued, by CrossCallKind
+  std::uint64_t cross_call_ipis = 0;                         // targets sent an IPI
+  std::uint64_t pv_tlb_flushes = 0;  // preempted targets flagged KVM_VCPU_FLUSH_TLB instead
+  Ns cross_call_wait_ns = 0;         // initiators' time from send to the last handler done
 };
 
 struct TimeseriesRow {
@@ -283,6 +305,11 @@ struct Vm {
   bool kick_outstanding = false;
   std::uint32_t nr_idle_scan = 0;  // sd->shared->nr_idle_scan (SIS_UTIL), set at periodic balance
   std::uint32_t last_boosted = 0;  // kvm_vcpu_on_spin(): the round-robin start
+  // Cross-call rates (WorkloadParams): the mean gap between calls of each CrossCallKind (0: none)
+  // and when the next one is due; drawn from their own stream so the workload's draws stay put.
+  std::array<Ns, kCrossCallKinds> cross_call_gap_ns{};
+  std::array<Ns, kCrossCallKinds> cross_call_due{};
+  Rng cross_call_rng{0};
   // dispatch-window host
   Ns budget_ns = 0;
   Ns used_ns = 0;

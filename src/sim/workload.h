@@ -20,6 +20,9 @@ class Workload {
   virtual bool finite() const { return false; }
   // A finite workload's next round (keep_neighbours_busy): its tasks' programs start over.
   virtual void restart() {}
+  // The tasks are threads of one process, so a TLB shootdown targets every vCPU running one of
+  // them; false: one process per task (hackbench's default), whose shootdowns target nobody else.
+  virtual bool shares_mm() const { return true; }
 };
 
 // `load`: the VM's load schedule; only oltp and cpu-bound take one (the scenario checks).
