@@ -23,6 +23,7 @@ enum class EventKind : std::uint8_t {
   kBudget,    // dispatch-window host: a VM's entitlement for this window runs out
   kGovernor,  // a VM's steal governor samples /proc/stat
   kHostTick,  // per-pCPU host queues: the host's jiffy, when periodic and nohz idle balance run
+  kRestart,   // keep_neighbours_busy: a finished finite workload starts another round
 };
 
 struct Event {

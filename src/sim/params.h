@@ -267,6 +267,10 @@ struct Scenario {
   // Each VM's first governor sample at a random phase of its interval: real guests' daemons do
   // not sample in lockstep. false: every VM samples at t = 0, k x interval (the old behaviour).
   bool random_governor_phase = true;
+  // A finite workload that ends while another VM's has not restarts (hackbench runs another
+  // round), so every measured VM runs beside loaded neighbours; each VM's metric is still its
+  // first round. false: a finished VM idles, as on the overcommit rig (docs/overcommit.md).
+  bool keep_neighbours_busy = false;
   std::vector<CaseSpec> cases;
 };
 

@@ -135,6 +135,7 @@ std::string format_json(const Report& report) {
       v["refill_s"] = rounded(static_cast<double>(vm.stats.refill_ns) / 1e9, 1e6);
       v["solo_tail_s"] = rounded(static_cast<double>(vm.solo_tail_ns) / 1e9, 1e6);
       v["governor_intervals"] = vm.governor_intervals;
+      v["rounds"] = vm.rounds;
       v["pv_waits"] = vm.stats.pv_waits;
       v["pv_kicks"] = vm.stats.pv_kicks;
       v["ple_exits"] = vm.stats.ple_exits;

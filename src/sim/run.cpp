@@ -42,6 +42,7 @@ Result<CaseResult> run_case(const Scenario& scenario, const CaseSpec& spec,
   config.seed = options.seed.value_or(scenario.seed);
   config.check_invariants = options.check_invariants;
   config.random_governor_phase = scenario.random_governor_phase;
+  config.keep_neighbours_busy = scenario.keep_neighbours_busy;
   double scale = options.scale > 0 && options.scale < 1.0 ? options.scale : 1.0;
   config.duration_ns =
       std::max<Ns>(1, static_cast<Ns>(static_cast<double>(scenario.duration_ns) * scale));
@@ -68,8 +69,14 @@ Result<CaseResult> run_case(const Scenario& scenario, const CaseSpec& spec,
   result.events = (*sim)->events();
   result.timeseries = (*sim)->timeseries();
   const auto& vms = (*sim)->vms();
-  // A VM is busy until its workload ends (finite) or the run ends.
-  auto busy_until = [&](const Vm& vm) { return vm.finite && vm.done_at >= 0 ? vm.done_at : end; };
+  // A VM is measured until its workload's first round ends (finite) or the run ends; it loads
+  // the host until then, or to the end of the run when kept busy.
+  auto measured_until = [&](const Vm& vm) {
+    return vm.finite && vm.done_at >= 0 ? vm.done_at : end;
+  };
+  auto busy_until = [&](const Vm& vm) {
+    return scenario.keep_neighbours_busy ? end : measured_until(vm);
+  };
   result.pcpus = scenario.host.pcpus;
   Ns useful = 0;
   for (const Vm& vm : vms) useful += vm.stats.work_ns;
@@ -92,7 +99,8 @@ Result<CaseResult> run_case(const Scenario& scenario, const CaseSpec& spec,
     r.mean_preferred = (*sim)->mean_preferred(i);
     r.stats = vm.stats;
     r.cpu_ns = (*sim)->vm_cpu_ns(i);
-    Ns mine = busy_until(vm);
+    r.rounds = vm.rounds;
+    Ns mine = measured_until(vm);
     for (std::uint32_t j = 0; j < vms.size(); ++j) {
       if (j != i) r.solo_tail_ns = std::max(r.solo_tail_ns, mine - busy_until(vms[j]));
     }

@@ -41,6 +41,8 @@ struct VmResult {
   // Governor intervals completed while the VM's workload ran (30 or more for a converged
   // governor, docs/simulator.md).
   std::uint64_t governor_intervals = 0;
+  // Rounds of a finite workload completed: more than 1 when keep_neighbours_busy restarted it.
+  std::uint32_t rounds = 0;
   VmStats stats;
 };
 

@@ -294,6 +294,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
   top.number("duration_s", duration_s, 0.001, 3600.0);
   scenario.duration_ns = static_cast<Ns>(duration_s * 1e9);
   top.boolean("random_governor_phase", scenario.random_governor_phase);
+  top.boolean("keep_neighbours_busy", scenario.keep_neighbours_busy);
   for (auto key : {"host", "guest", "workload", "knobs", "vm", "case"}) top.known(key);
   PREFCPU_TRY(top.finish());
   if (scenario.name.empty())

@@ -36,6 +36,8 @@ struct RunConfig {
   // Each VM's first governor sample at a random phase within its interval (drawn from the seed)
   // rather than every VM at t = 0.
   bool random_governor_phase = false;
+  // Restart a finished finite workload until every finite one has finished once.
+  bool keep_neighbours_busy = false;
   bool check_invariants = kCheckInvariantsByDefault;
 };
 
@@ -104,6 +106,7 @@ class Simulation {
   void dispatch_event(const Event& event);
   void on_progress(std::uint32_t v, std::uint32_t gen);
   void on_governor(std::uint32_t vm);
+  void on_restart(std::uint32_t vm);
   void account_preferred(Vm& vm);
   std::string check_task_places(const std::vector<std::uint32_t>& as_current) const;
   std::string check_cache(std::uint32_t p) const;

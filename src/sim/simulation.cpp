@@ -19,6 +19,7 @@ Simulation::Simulation(const RunConfig& config)
       duration_ns_(config.duration_ns),
       check_invariants_(config.check_invariants) {
   w_.host = config.host;
+  w_.keep_neighbours_busy = config.keep_neighbours_busy;
 }
 
 Simulation::~Simulation() = default;
@@ -137,7 +138,9 @@ Status Simulation::setup(const RunConfig& config) {
     Vm& vm = w_.vms[i];
     vm.workload = make_workload(config.vms[i].spec.workload, config.vms[i].spec.load);
     vm.finite = vm.workload->finite();
+    vm.first_task = static_cast<std::uint32_t>(w_.tasks.size());
     vm.workload->setup(*this, i);
+    vm.nr_tasks = static_cast<std::uint32_t>(w_.tasks.size()) - vm.first_task;
     if (vm.finite) {
       if (vm.tasks_alive == 0) {
         vm.done_at = 0;
@@ -289,6 +292,28 @@ void Simulation::on_governor(std::uint32_t vm_index) {
               vm_index, 0);
 }
 
+// keep_neighbours_busy: the finished workload's tasks start a new round, fresh as after fork(),
+// on the vCPUs setup() gave them; a non-preferred one falls back to the lowest preferred vCPU,
+// as select_task_rq() does for a forked task (is_cpu_allowed(), kernel-spec.md §3.1).
+void Simulation::on_restart(std::uint32_t vm_index) {
+  Vm& vm = w_.vms[vm_index];
+  vm.workload->restart();
+  for (std::uint32_t id = vm.first_task; id < vm.first_task + vm.nr_tasks; ++id) {
+    const Task& old = w_.tasks[id];
+    Task task;
+    task.vm = old.vm;
+    task.local = old.local;
+    task.affinity = old.affinity;
+    task.state = TaskState::kBlocked;
+    task.sleep_gen = old.sleep_gen + 1;  // drops any timer the last round left
+    w_.tasks[id] = task;
+    std::uint32_t on = task.local % vm.vcpus;
+    if (!vm.preferred.test(on) && vm.preferred.first() != kNone) on = vm.preferred.first();
+    ++vm.tasks_alive;
+    guest_.enqueue_task(vm.first_vcpu + on, id, kNone);
+  }
+}
+
 void Simulation::on_progress(std::uint32_t v, std::uint32_t gen) {
   const Vcpu& vc = w_.vcpus[v];
   if (vc.gen != gen || !exec_.executing(vc)) {
@@ -333,6 +358,9 @@ void Simulation::dispatch_event(const Event& event) {
       break;
     case EventKind::kHostTick:
       host_.on_host_tick();
+      break;
+    case EventKind::kRestart:
+      on_restart(event.target);
       break;
   }
 }

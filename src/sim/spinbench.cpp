@@ -3,6 +3,7 @@
 // one kernel spinlock of the VM, a fixed number of times. Under overcommit its time shows what
 // the guest's spinlock slowpath (params.h SpinlockKind) does when a holder's or a queued
 // waiter's vCPU loses its pCPU.
+#include <algorithm>
 #include <vector>
 
 #include "sim/workload.h"
@@ -24,6 +25,7 @@ class Spinbench final : public Workload {
   }
 
   bool finite() const override { return true; }
+  void restart() override { std::fill(threads_.begin(), threads_.end(), Thread{}); }
 
   Op next(Task& task, Vm& vm) override {
     Thread& me = threads_[task.local];

@@ -306,7 +306,10 @@ struct Vm {
   Rng rng{0};
   std::uint32_t tasks_alive = 0;
   bool finite = false;
-  Ns done_at = -1;
+  Ns done_at = -1;               // the first round's end: the metric
+  std::uint32_t rounds = 0;      // finite workload rounds completed (keep_neighbours_busy restarts)
+  std::uint32_t first_task = 0;  // the workload's tasks are [first_task, first_task + nr_tasks)
+  std::uint32_t nr_tasks = 0;
   bool kick_outstanding = false;
   std::uint32_t nr_idle_scan = 0;  // sd->shared->nr_idle_scan (SIS_UTIL), set at periodic balance
   std::uint32_t last_boosted = 0;  // kvm_vcpu_on_spin(): the round-robin start
@@ -354,6 +357,7 @@ struct World {
   std::uint64_t min_vruntime = 0;
   std::uint32_t polling = 0;      // vCPUs in HostState::kPolling
   std::uint32_t finite_left = 0;  // finite workloads not yet done
+  bool keep_neighbours_busy = false;
   bool stop = false;
   std::string fault;  // why the run stopped early on a broken model or program; empty if not
 

@@ -18,6 +18,8 @@ class Workload {
   virtual Op next(Task& task, Vm& vm) = 0;
   // A finite workload ends the run when it (and every other finite one) is done.
   virtual bool finite() const { return false; }
+  // A finite workload's next round (keep_neighbours_busy): its tasks' programs start over.
+  virtual void restart() {}
   // The tasks are threads of one process, so a TLB shootdown targets every vCPU running one of
   // them; false: one process per task (hackbench's default), whose shootdowns target nobody else.
   virtual bool shares_mm() const { return true; }

@@ -66,6 +66,7 @@ TEST(Determinism, KnownSeedGivesKnownEventCounts) {
   auto daytrader = load_scenario("seed-daytrader");
   ASSERT_TRUE(daytrader.ok());
   daytrader->random_governor_phase = false;
+  daytrader->duration_ns = 30'000'000'000;  // the length the golden counts were taken at
   auto oltp = run_case(*daytrader, daytrader->cases.at(1), checked(7, 0.003), false);
   ASSERT_TRUE(oltp.ok()) << oltp.error().message;
   EXPECT_EQ(oltp->events, kGoldenOltpEvents);
