@@ -30,7 +30,7 @@ import report  # noqa: E402
 
 # The rig cases that ran hackbench with --simulate: the rows of docs/simulator.md.
 DEFAULT_CASES = ["1x", "2x", "asym", "default", "default-forking-poll", "oracle-quick-sim", "target-default",
-                 "target-asym", "oracle-events"]
+                 "target-asym", "oracle-events", "fixed-1x", "fixed-2x"]
 
 
 def pct(a, b):
