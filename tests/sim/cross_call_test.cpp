@@ -4,6 +4,8 @@
 // nothing changes.
 #include <gtest/gtest.h>
 
+#include "sim/report.h"
+#include "sim/run.h"
 #include "sim_test_support.h"
 
 namespace prefcpu::sim::testing {
@@ -190,6 +192,32 @@ TEST(CrossCall, ScenarioKeysAndProfileDefaults) {
   EXPECT_NE(rate.find("cross_calls_per_s is -1: expected a number in 0..1000000"),
             std::string::npos)
       << rate;
+}
+
+// The JSON names the cross-call counts only where a scenario asked for cross-calls, so that
+// default outputs keep their keys; every VM reports its workload rounds.
+TEST(CrossCall, JsonHasTheCountsOnlyWhereAScenarioAsksForCalls) {
+  auto json_of = [](const std::string& rates) {
+    auto scenario = parse_scenario(
+        "name = \"t\"\nduration_s = 0.2\n[host]\npcpus = 2\nprofile = \"tcg\"\n[[vm]]\n"
+        "vcpus = 4\n[vm.workload]\nkind = \"oltp\"\n" +
+            rates,
+        "test.toml");
+    EXPECT_TRUE(scenario.ok()) << (scenario.ok() ? "" : scenario.error().message);
+    if (!scenario.ok()) return std::string();
+    auto report = run_scenario(*scenario, RunOptions{});
+    EXPECT_TRUE(report.ok()) << (report.ok() ? "" : report.error().message);
+    return report.ok() ? format_json(*report) : std::string();
+  };
+  std::string with = json_of("shootdowns_per_s = 200\ncross_calls_per_s = 200\n");
+  for (const char* key : {"\"shootdowns\":", "\"cross_calls\":", "\"cross_call_ipis\":",
+                          "\"pv_tlb_flushes\":", "\"cross_call_wait_ms\":", "\"rounds\":"}) {
+    EXPECT_NE(with.find(key), std::string::npos) << key << " in " << with;
+  }
+  std::string without = json_of("");
+  EXPECT_EQ(without.find("\"shootdowns\":"), std::string::npos) << without;
+  EXPECT_EQ(without.find("\"cross_call_wait_ms\":"), std::string::npos) << without;
+  EXPECT_NE(without.find("\"rounds\":"), std::string::npos) << without;
 }
 
 }  // namespace
