@@ -20,7 +20,7 @@ enum class EventKind : std::uint8_t {
   kHostWake,  // a halted vCPU becomes runnable on the host (IPI delivered)
   kTaskWake,  // a sleeping task's timer fires
   kWindow,    // dispatch-window host: the next 10 ms window starts
-  kBudget,    // dispatch-window host: a VM's entitlement for this window runs out
+  kBudget,    // dispatch-window host: an entitlement account's budget for this window runs out
   kGovernor,  // a VM's steal governor samples /proc/stat
   kHostTick,  // per-pCPU host queues: the host's jiffy, when periodic and nohz idle balance run
   kRestart,   // keep_neighbours_busy: a finished finite workload starts another round

@@ -8,37 +8,21 @@
 
 namespace prefcpu::sim {
 
-// Guest work done on v in [from, to]: nothing before exec_from, refill_speed_pct until
-// refill_until, full speed after.
+// Guest work done on v in [from, to]: nothing before exec_from, then speed_pm per mille of a
+// thread alone (1000 unless busy siblings share its core), refill_speed_pct of that until
+// refill_until.
 Ns TaskExecutor::work_between(const Vcpu& v, Ns from, Ns to) const {
   from = std::max(from, v.exec_from);
   if (to <= from) return 0;
   Ns slow = std::max<Ns>(0, std::min(to, v.refill_until) - from);
-  if (v.speed_pm != 1000) {
-    // A thread sharing its core with busy siblings: speed_pm of the core's solo speed.
-    Ns pm = v.speed_pm;
-    return ((to - from - slow) * pm + slow * pm * w_.host.refill_speed_pct / 100) / 1000;
-  }
-  return (to - from - slow) + slow * w_.host.refill_speed_pct / 100;
+  Ns pm = v.speed_pm;
+  return ((to - from - slow) * pm + slow * pm * w_.host.refill_speed_pct / 100) / 1000;
 }
 
-// The time at which `work` is done, starting at `from`.
+// The time at which `work` is done, starting at `from`: work_between()'s inverse, rounded up to
+// whole ns.
 Ns TaskExecutor::time_to_do(const Vcpu& v, Ns from, Ns work) const {
   from = std::max(from, v.exec_from);
-  if (v.speed_pm != 1000) return time_to_do_shared(v, from, work);
-  if (from < v.refill_until && w_.host.refill_speed_pct < 100) {
-    Ns slow_work = (v.refill_until - from) * w_.host.refill_speed_pct / 100;
-    if (work <= slow_work) {
-      Ns pct = std::max<Ns>(1, w_.host.refill_speed_pct);
-      return from + (work * 100 + pct - 1) / pct;
-    }
-    return v.refill_until + (work - slow_work);
-  }
-  return from + work;
-}
-
-// time_to_do() at speed_pm per mille (whole-core dispatch), rounded up to whole ns.
-Ns TaskExecutor::time_to_do_shared(const Vcpu& v, Ns from, Ns work) const {
   Ns pm = std::max<Ns>(1, v.speed_pm);
   if (work > kNever / 1'001) return kNever;  // no overflow: such a step never completes
   if (from < v.refill_until && w_.host.refill_speed_pct < 100) {

@@ -70,7 +70,6 @@ class TaskExecutor {
 
   Ns work_between(const Vcpu& v, Ns from, Ns to) const;
   Ns time_to_do(const Vcpu& v, Ns from, Ns work) const;
-  Ns time_to_do_shared(const Vcpu& v, Ns from, Ns work) const;
   void poke(std::uint32_t v);
   void next_op(Task& task);
   void block_task(std::uint32_t t);

@@ -21,6 +21,17 @@ std::uint64_t live_vruntime(const Vcpu& v, std::uint32_t weight, Ns now) {
 
 }  // namespace
 
+std::uint32_t entitlement_accounts(const HostParams& host, std::uint32_t vcpus) {
+  return host.entitlement_by == EntitlementScope::kPartition ? 1 : vcpus / host.smt;
+}
+
+std::uint32_t entitlement_of(const World& w, std::uint32_t v) {
+  const Vcpu& vc = w.vcpus[v];
+  std::uint32_t first = w.vms[vc.vm].first_entitlement;
+  return w.host.entitlement_by == EntitlementScope::kPartition ? first
+                                                               : first + vc.local / w.host.smt;
+}
+
 void HostScheduler::start() {
   if (w_.host.scheduler == HostKind::kDispatchWindow) {
     w_.schedule(0, EventKind::kWindow, 0, 0);
@@ -35,9 +46,9 @@ Ns HostScheduler::steal_ns(std::uint32_t v) const {
   return time_in(w_.vcpus[v], HostState::kWaiting, w_.now());
 }
 
-std::uint64_t HostScheduler::key_class(const Vcpu& v) const {
+std::uint64_t HostScheduler::key_class(std::uint32_t v) const {
   if (w_.host.scheduler != HostKind::kDispatchWindow) return 0;
-  return w_.vms[v.vm].entitled ? 0 : 1;
+  return w_.entitlements[entitlement_of(w_, v)].entitled ? 0 : 1;
 }
 
 // A vCPU's weighted vruntime; under whole-core dispatch, its virtual processor's weighted core
@@ -53,10 +64,8 @@ std::uint64_t HostScheduler::queue_key(std::uint32_t v) const {
 }
 
 bool HostScheduler::before(std::uint32_t a, std::uint32_t b) const {
-  const Vcpu& va = w_.vcpus[a];
-  const Vcpu& vb = w_.vcpus[b];
-  std::uint64_t ca = key_class(va);
-  std::uint64_t cb = key_class(vb);
+  std::uint64_t ca = key_class(a);
+  std::uint64_t cb = key_class(b);
   if (ca != cb) return ca < cb;
   std::uint64_t ra = queue_key(a);
   std::uint64_t rb = queue_key(b);
@@ -105,20 +114,27 @@ void HostScheduler::queue_rebuild() {
                  [this](std::uint32_t a, std::uint32_t b) { return before(b, a); });
 }
 
-void HostScheduler::budget_update(Vm& vm) {
-  vm.used_ns += static_cast<Ns>(vm.running) * (w_.now() - vm.used_updated);
-  vm.used_updated = w_.now();
+void HostScheduler::budget_update(Entitlement& e) {
+  e.used_ns += static_cast<Ns>(e.running) * (w_.now() - e.used_updated);
+  e.used_updated = w_.now();
 }
 
-void HostScheduler::budget_arm(std::uint32_t vm_index) {
-  Vm& vm = w_.vms[vm_index];
-  ++vm.budget_gen;
-  if (w_.host.scheduler != HostKind::kDispatchWindow || !vm.entitled || vm.running == 0) {
-    return;
-  }
-  Ns left = vm.budget_ns - vm.used_ns;
-  Ns at = left <= 0 ? w_.now() : w_.now() + (left + vm.running - 1) / vm.running;
-  w_.schedule(at, EventKind::kBudget, vm_index, vm.budget_gen);
+void HostScheduler::budget_arm(std::uint32_t account) {
+  Entitlement& e = w_.entitlements[account];
+  ++e.gen;
+  if (w_.host.scheduler != HostKind::kDispatchWindow || !e.entitled || e.running == 0) return;
+  Ns left = e.budget_ns - e.used_ns;
+  Ns at = left <= 0 ? w_.now() : w_.now() + (left + e.running - 1) / e.running;
+  w_.schedule(at, EventKind::kBudget, account, e.gen);
+}
+
+// v's account takes (+1) or gives back (-1) a pCPU, or a core under whole-core dispatch.
+void HostScheduler::charge(std::uint32_t v, int cores) {
+  std::uint32_t account = entitlement_of(w_, v);
+  Entitlement& e = w_.entitlements[account];
+  if (w_.host.scheduler == HostKind::kDispatchWindow) budget_update(e);
+  e.running = static_cast<std::uint32_t>(static_cast<int>(e.running) + cores);
+  if (w_.host.scheduler == HostKind::kDispatchWindow) budget_arm(account);
 }
 
 void HostScheduler::arm_slice(std::uint32_t p) {
@@ -180,7 +196,7 @@ void HostScheduler::enqueue(std::uint32_t v) {
   }
   set_host_state(vc, HostState::kWaiting, w_.now());
   queue_push(0, v);
-  if (w_.host.scheduler == HostKind::kDispatchWindow && key_class(vc) == 0) {
+  if (w_.host.scheduler == HostKind::kDispatchWindow && key_class(v) == 0) {
     preempt_for_entitled();
   }
 }
@@ -213,11 +229,7 @@ void HostScheduler::dispatch(std::uint32_t p, std::uint32_t v) {
   vc.armed_end = kNever;
   exec_.csd_dispatched(v);
   w_.min_vruntime = std::max(w_.min_vruntime, vc.vruntime);
-  if (!gang()) {  // whole-core dispatch books the core in vp_dispatch()
-    if (w_.host.scheduler == HostKind::kDispatchWindow) budget_update(vm);
-    ++vm.running;
-    if (w_.host.scheduler == HostKind::kDispatchWindow) budget_arm(vc.vm);
-  }
+  if (!gang()) charge(v, 1);  // whole-core dispatch books the core in vp_dispatch()
   ++vc.gen;
   w_.schedule(vc.exec_from, EventKind::kResume, v, vc.gen);
   arm_slice(p);
@@ -237,11 +249,7 @@ void HostScheduler::stop_running(std::uint32_t v) {
   Vcpu& vc = w_.vcpus[v];
   Vm& vm = w_.vms[vc.vm];
   vc.vruntime = live_vruntime(vc, vm.weight, w_.now());
-  if (!gang()) {  // whole-core dispatch releases the core in vp_release()
-    if (w_.host.scheduler == HostKind::kDispatchWindow) budget_update(vm);
-    --vm.running;
-    if (w_.host.scheduler == HostKind::kDispatchWindow) budget_arm(vc.vm);
-  }
+  if (!gang()) charge(v, -1);  // whole-core dispatch releases the core in vp_release()
   Pcpu& pc = w_.pcpus[vc.pcpu];
   pc.current = kNone;
   ++pc.gen;
@@ -389,17 +397,17 @@ void HostScheduler::preempt_for_entitled() {
     std::uint32_t best = w_.host_queue.front();
     std::uint32_t worst = worst_running();
     if (worst == kNone) return;
-    if (key_class(w_.vcpus[best]) >= key_class(w_.vcpus[worst])) return;
+    if (key_class(best) >= key_class(worst)) return;
     displace(worst);
   }
 }
 
 void HostScheduler::on_window() {
-  for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
-    Vm& vm = w_.vms[i];
-    budget_update(vm);
-    vm.used_ns = 0;
-    vm.entitled = vm.budget_ns > 0;
+  for (std::uint32_t i = 0; i < w_.entitlements.size(); ++i) {
+    Entitlement& e = w_.entitlements[i];
+    budget_update(e);
+    e.used_ns = 0;
+    e.entitled = e.budget_ns > 0;
     budget_arm(i);
   }
   queue_rebuild();
@@ -413,11 +421,11 @@ void HostScheduler::on_window() {
   w_.schedule(w_.now() + w_.host.window_ns, EventKind::kWindow, 0, 0);
 }
 
-void HostScheduler::on_budget(std::uint32_t vm_index, std::uint32_t gen) {
-  Vm& vm = w_.vms[vm_index];
-  if (vm.budget_gen != gen || !vm.entitled) return;
-  budget_update(vm);
-  vm.entitled = false;
+void HostScheduler::on_budget(std::uint32_t account, std::uint32_t gen) {
+  Entitlement& e = w_.entitlements[account];
+  if (e.gen != gen || !e.entitled) return;
+  budget_update(e);
+  e.entitled = false;
   queue_rebuild();
   preempt_for_entitled();
 }

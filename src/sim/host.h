@@ -1,8 +1,8 @@
 // The host scheduler: vCPU threads on pCPUs. A fair scheduler (per-pCPU queues ordered by weighted
 // vruntime with the host kernel's placement and load balancing, or one global queue), or a
-// PowerVM-like dispatch window with per-VM entitlement, which with smt > 1 dispatches whole
-// virtual processors onto whole cores (host_smt.cpp). Steal is the time a vCPU spends runnable
-// on a host queue.
+// PowerVM-like dispatch window with entitlement per virtual processor, which with smt > 1
+// dispatches whole virtual processors onto whole cores (host_smt.cpp). Steal is the time a vCPU
+// spends runnable on a host queue.
 #pragma once
 
 #include "sim/state.h"
@@ -11,6 +11,10 @@ namespace prefcpu::sim {
 
 class GuestScheduler;
 class TaskExecutor;
+
+// How many entitlement accounts a VM of `vcpus` vCPUs has, and which one vCPU v charges.
+std::uint32_t entitlement_accounts(const HostParams& host, std::uint32_t vcpus);
+std::uint32_t entitlement_of(const World& w, std::uint32_t v);
 
 class HostScheduler {
  public:
@@ -36,11 +40,11 @@ class HostScheduler {
   void on_poll_end(std::uint32_t v, std::uint32_t gen);
   void on_resume(std::uint32_t v, std::uint32_t gen);
   void on_window();
-  void on_budget(std::uint32_t vm, std::uint32_t gen);
+  void on_budget(std::uint32_t account, std::uint32_t gen);
   void on_host_tick();
 
  private:
-  std::uint64_t key_class(const Vcpu& v) const;
+  std::uint64_t key_class(std::uint32_t v) const;
   std::uint64_t queue_key(std::uint32_t v) const;
   bool before(std::uint32_t a, std::uint32_t b) const;
   bool per_cpu() const;
@@ -65,8 +69,9 @@ class HostScheduler {
   void pcpu_freed(std::uint32_t p);
   void displace(std::uint32_t v);
   std::uint32_t worst_running() const;
-  void budget_update(Vm& vm);
-  void budget_arm(std::uint32_t vm);
+  void budget_update(Entitlement& e);
+  void budget_arm(std::uint32_t account);
+  void charge(std::uint32_t v, int cores);
   void preempt_for_entitled();
   void arm_slice(std::uint32_t p);
   // Whole-core dispatch (host_smt.cpp): a virtual processor, its first vCPU `first`, holds a

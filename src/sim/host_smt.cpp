@@ -55,21 +55,17 @@ void HostScheduler::vp_enqueue(std::uint32_t v) {
     return;
   }
   queue_push(0, first);
-  if (key_class(vc) == 0) preempt_for_entitled();
+  if (key_class(v) == 0) preempt_for_entitled();
 }
 
-// The virtual processor takes `core`: its waiting threads run; its idle ones stay ceded. The VM's
+// The virtual processor takes `core`: its waiting threads run; its idle ones stay ceded. Its
 // entitlement is charged for the whole core while it holds it.
 void HostScheduler::vp_dispatch(std::uint32_t core, std::uint32_t first) {
   w_.core_vp[core] = first;
   Vcpu& head = w_.vcpus[first];
   head.vp_since = w_.now();
   w_.vp_min_vruntime = std::max(w_.vp_min_vruntime, head.vp_vruntime);
-  std::uint32_t vm_index = head.vm;
-  Vm& vm = w_.vms[vm_index];
-  budget_update(vm);
-  ++vm.running;
-  budget_arm(vm_index);
+  charge(first, 1);
   for (std::uint32_t v = first; v < first + w_.host.smt; ++v) {
     w_.vcpus[v].vp_core = core;
     if (w_.vcpus[v].host == HostState::kWaiting) dispatch(thread_slot(w_, core, v), v);
@@ -109,11 +105,7 @@ void HostScheduler::vp_release(std::uint32_t core) {
   head.vp_vruntime = queue_key(first);  // charged for the whole core while it held it
   w_.core_vp[core] = kNone;
   for (std::uint32_t v = first; v < first + w_.host.smt; ++v) w_.vcpus[v].vp_core = kNone;
-  std::uint32_t vm_index = w_.vcpus[first].vm;
-  Vm& vm = w_.vms[vm_index];
-  budget_update(vm);
-  --vm.running;
-  budget_arm(vm_index);
+  charge(first, -1);
 }
 
 // Thread v ceded (it halted): the core stays with its virtual processor while a sibling is busy

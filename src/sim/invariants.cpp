@@ -141,6 +141,7 @@ std::string Simulation::check_invariants(bool with_tasks) const {
   if (gang) {
     if (auto bad = check_whole_cores(); !bad.empty()) return bad;
   }
+  if (auto bad = check_entitlements(); !bad.empty()) return bad;
   for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
     const VmStats& s = w_.vms[i].stats;
     if (s.work_ns + s.spin_ns + s.overhead_ns > vm_running[i]) {
@@ -154,12 +155,11 @@ std::string Simulation::check_invariants(bool with_tasks) const {
 // Whole-core dispatch: the threads of a virtual processor are on its core together or off it
 // together; a held core has a busy thread; each busy thread runs at the curve's speed; the host
 // queue holds each waiting virtual processor once, by its first vCPU; nobody waits while a core
-// is free; the VM is charged for the cores it holds.
+// is free.
 std::string Simulation::check_whole_cores() const {
   const std::uint32_t smt = w_.host.smt;
   std::vector<std::uint32_t> queued(w_.vcpus.size(), 0);
   for (std::uint32_t v : w_.host_queue) ++queued[v];
-  std::vector<std::uint32_t> cores_held(w_.vms.size(), 0);
   bool core_free = std::find(w_.core_vp.begin(), w_.core_vp.end(), kNone) != w_.core_vp.end();
   if (core_free && !w_.host_queue.empty()) {
     return fmt::format("{} virtual processors wait while a core is free", w_.host_queue.size());
@@ -194,7 +194,6 @@ std::string Simulation::check_whole_cores() const {
       return fmt::format("virtual processor {} holds core {} with {} busy, {} waiting threads",
                          first, core, busy, waiting);
     }
-    ++cores_held[w_.vcpus[first].vm];
     std::uint32_t speed = w_.host.smt_core_pm[busy] / busy;
     for (std::uint32_t v = first; v < first + smt; ++v) {
       if (w_.vcpus[v].host == HostState::kRunning && w_.vcpus[v].speed_pm != speed) {
@@ -210,10 +209,26 @@ std::string Simulation::check_whole_cores() const {
                          static_cast<int>(w_.vcpus[first].vp_core));
     }
   }
-  for (std::uint32_t i = 0; i < w_.vms.size(); ++i) {
-    if (w_.vms[i].running != cores_held[i]) {
-      return fmt::format("vm {} is charged for {} cores but holds {}", i, w_.vms[i].running,
-                         cores_held[i]);
+  return {};
+}
+
+// Every entitlement account is charged for the pCPUs (cores, under whole-core dispatch) its
+// vCPUs hold, no more, no less.
+std::string Simulation::check_entitlements() const {
+  std::vector<std::uint32_t> held(w_.entitlements.size(), 0);
+  if (w_.host.smt > 1) {
+    for (std::uint32_t first : w_.core_vp) {
+      if (first != kNone) ++held[entitlement_of(w_, first)];
+    }
+  } else {
+    for (std::uint32_t v = 0; v < w_.vcpus.size(); ++v) {
+      if (w_.vcpus[v].pcpu != kNone) ++held[entitlement_of(w_, v)];
+    }
+  }
+  for (std::uint32_t i = 0; i < held.size(); ++i) {
+    if (w_.entitlements[i].running != held[i]) {
+      return fmt::format("entitlement account {} is charged for {} pCPUs but holds {}", i,
+                         w_.entitlements[i].running, held[i]);
     }
   }
   return {};

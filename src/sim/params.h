@@ -43,6 +43,10 @@ enum class RefillKind : std::uint8_t { kWorkingSet, kFlat };
 // kBroadcast: powerpc book3s64, tlbie broadcast or a hypercall (radix_tlb.c, H_RPT_INVALIDATE;
 //   hash: flush_hash_page()), no IPI to the targets.
 enum class TlbFlushKind : std::uint8_t { kIpi, kParavirt, kBroadcast };
+// Who holds a VM's entitled capacity on the dispatch-window host (docs/simulator.md,
+// "Entitlement per virtual processor"): kVirtualProcessor, PowerVM's, each virtual processor an
+// even share of it, at most one core; kPartition, the VM as a whole (the model before).
+enum class EntitlementScope : std::uint8_t { kVirtualProcessor, kPartition };
 
 // EEVDF's base slice on CPUS CPUs: sysctl_sched_base_slice 0.75 ms scaled by
 // 1 + ilog2(min(CPUS, 8)) (SCHED_TUNABLESCALING_LOG, kernel/sched/fair.c
@@ -77,6 +81,13 @@ struct HostParams {
   Ns migration_cost_ns = 500'000;
   // PowerVM hypervisor dispatch cycle (§1, T).
   Ns window_ns = 10'000'000;
+  // A VM's entitlement is spread evenly over its virtual processors: "you cannot allocate less
+  // than 0.10 PU per virtual processor ... 0.20 PU to run on 4 VCPU means 0.20 / 4 = 0.05 < 0.10"
+  // (IBM i5/OS processor concepts slides, manualsdump.com/en/manuals/ibm-i5-os-i5/116984/15, T);
+  // "A virtual processor can represent from 0.1 to 1 of a physical processor" (IBM Systems
+  // Magazine, "Entitled Capacity and Virtual Processors", 2012, T); 1.5 PU is "for example
+  // 7.5ms in 2 cores" (§1, T).
+  EntitlementScope entitlement_by = EntitlementScope::kVirtualProcessor;
   // Dispatch-window host: hardware threads per core. Above 1, pcpus counts cores and every VM's
   // virtual processor (smt consecutive vCPUs) is dispatched and preempted as a whole onto a whole
   // core: "Preemption can only happen at core granularity" (§1, S: arch/powerpc/include/asm/

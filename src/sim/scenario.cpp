@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/governor.h"
+#include "sim/host_check.h"
 #include "sim/oracle.h"
 #include "sim/toml_fields.h"
 #include "sim/workload.h"
@@ -81,12 +82,9 @@ Status read_host(const toml::table* table, const std::string& where, HostParams&
         where);
   }
   f.integer("smt", host.smt, 1, 8);
-  if (host.smt > 1 && host.scheduler != HostKind::kDispatchWindow) {
-    return make_error(
-        "{}: smt {} with scheduler \"fair\": expected 1 (whole-core dispatch is the "
-        "dispatch-window host's; the fair host's pcpus are threads)",
-        where, host.smt);
-  }
+  f.choice("entitlement_by", host.entitlement_by,
+           {{"virtual-processor", EntitlementScope::kVirtualProcessor},
+            {"partition", EntitlementScope::kPartition}});
   f.integer("hz", host.host_hz, 1, 10000);
   f.integer("migration_cost_ns", host.migration_cost_ns, 0, kMaxNs);
   host.slice_ns = eevdf_base_slice(host.pcpus);
@@ -104,15 +102,19 @@ Status read_host(const toml::table* table, const std::string& where, HostParams&
   f.boolean("ple", host.ple);
   f.integer("ple_window_ns", host.ple_window_ns, 1, kMaxNs);
   f.integer("exit_ns", host.exit_ns, 0, kMaxNs);
-  return f.finish();
+  PREFCPU_TRY(f.finish());
+  if (auto status = check_host(host); !status) {
+    return make_error("{}: {}", where, status.error().message);
+  }
+  return {};
 }
 
-// Whole-core dispatch: a VM's virtual processors are cores of the host's smt threads.
-Status check_vp_smt(const HostParams& host, const VmSpec& vm, const std::string& at) {
-  if (host.smt == 1 || vm.guest.smt == host.smt) return {};
-  return make_error(
-      "{} [guest]: smt {} on a host with smt {}: expected {} (a virtual processor is a whole core)",
-      at, vm.guest.smt, host.smt, host.smt);
+// The VM as the host will run it (host_check.h), named where it was read.
+Status check_vm(const HostParams& host, const VmSpec& vm, const std::string& at) {
+  if (auto status = check_vm_on_host(host, vm); !status) {
+    return make_error("{}: {}", at, status.error().message);
+  }
+  return {};
 }
 
 Status read_guest(const toml::table* table, const std::string& where, GuestParams& guest) {
@@ -362,11 +364,7 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
     if (vm.vcpus == 0) return make_error("{}: vcpus is missing: expected an integer >= 1", at);
     PREFCPU_TRY(read_guest(sub_table(t, "guest", status, at), at + " [guest]", vm.guest));
     PREFCPU_TRY(status);
-    if (vm.vcpus % vm.guest.smt != 0) {
-      return make_error("{}: vcpus {} is not a multiple of smt {}: expected whole cores", at,
-                        vm.vcpus, vm.guest.smt);
-    }
-    PREFCPU_TRY(check_vp_smt(scenario.host, vm, at));
+    PREFCPU_TRY(check_vm(scenario.host, vm, at));
     if (vm.governor) {
       if (auto g = make_sim_governor(*vm.governor); !g) {
         return make_error("{}: governor: {}", at, g.error().message);
@@ -410,13 +408,8 @@ Result<Scenario> parse_scenario(std::string_view text, std::string_view source) 
     PREFCPU_TRY(status);
     for (std::size_t v = 0; v < spec.vms.size(); ++v) {
       PREFCPU_TRY(read_guest(guest_overrides, at + " [guest]", spec.vms[v].guest));
-      if (spec.vms[v].vcpus % spec.vms[v].guest.smt != 0) {
-        return make_error(
-            "{} [guest]: smt {} does not divide vm {}'s {} vCPUs: expected whole "
-            "cores",
-            at, spec.vms[v].guest.smt, spec.vms[v].name, spec.vms[v].vcpus);
-      }
-      PREFCPU_TRY(check_vp_smt(scenario.host, spec.vms[v], at));
+      PREFCPU_TRY(
+          check_vm(scenario.host, spec.vms[v], fmt::format("{} vm \"{}\"", at, spec.vms[v].name)));
       PREFCPU_TRY(read_workload(overrides, at + " [workload]", spec.vms[v].workload));
       PREFCPU_TRY(check_load(spec.vms[v], fmt::format("{} [[vm]] #{}", at, v + 1)));
     }

@@ -101,7 +101,6 @@ class Simulation {
 
  private:
   explicit Simulation(const RunConfig& config);
-  static Status check_smt(const RunConfig& config);
   Status setup(const RunConfig& config);
   void dispatch_event(const Event& event);
   void on_progress(std::uint32_t v, std::uint32_t gen);
@@ -111,6 +110,7 @@ class Simulation {
   std::string check_task_places(const std::vector<std::uint32_t>& as_current) const;
   std::string check_cache(std::uint32_t p) const;
   std::string check_whole_cores() const;
+  std::string check_entitlements() const;
   void check_after_event(Ns before);
 
   World w_;

@@ -6,6 +6,7 @@
 
 #include "sim/cache.h"
 #include "sim/cross_call.h"
+#include "sim/host_check.h"
 #include "sim/oracle.h"
 #include "sim/sim.h"
 #include "sim/workload.h"
@@ -27,41 +28,17 @@ Simulation::~Simulation() = default;
 Result<std::unique_ptr<Simulation>> Simulation::create(const RunConfig& config) {
   if (config.host.pcpus == 0) return make_error("host.pcpus is 0: expected at least 1 pCPU");
   if (config.vms.empty()) return make_error("no VMs: expected at least one [[vm]]");
-  if (auto status = check_smt(config); !status) return status.error();
+  if (auto status = check_host(config.host); !status) {
+    return make_error("host: {}", status.error().message);
+  }
+  for (const auto& vm : config.vms) {
+    if (auto status = check_vm_on_host(config.host, vm.spec); !status) {
+      return make_error("vm \"{}\": {}", vm.spec.name, status.error().message);
+    }
+  }
   std::unique_ptr<Simulation> sim(new Simulation(config));
   if (auto status = sim->setup(config); !status) return status.error();
   return sim;
-}
-
-// Whole-core dispatch: a dispatch-window host, every VM's virtual processors of host smt threads,
-// and a throughput curve a thread can follow (no thread faster than alone).
-Status Simulation::check_smt(const RunConfig& config) {
-  const HostParams& host = config.host;
-  if (host.smt == 1) return {};
-  if (host.smt == 0 || host.smt > 8) {
-    return make_error("host smt {} is out of range: expected 1..8", host.smt);
-  }
-  if (host.scheduler != HostKind::kDispatchWindow) {
-    return make_error(
-        "host smt {}: expected scheduler \"dispatch-window\" (whole-core dispatch is PowerVM's; "
-        "the fair host's pcpus are threads)",
-        host.smt);
-  }
-  for (const auto& vm : config.vms) {
-    if (vm.spec.guest.smt != host.smt || vm.spec.vcpus % host.smt != 0) {
-      return make_error(
-          "vm \"{}\": [guest] smt {} with {} vCPUs on a host with smt {}: expected smt {} and a "
-          "multiple of {} vCPUs (virtual processors of whole cores)",
-          vm.spec.name, vm.spec.guest.smt, vm.spec.vcpus, host.smt, host.smt, host.smt);
-    }
-  }
-  for (std::uint32_t k = 1; k <= host.smt; ++k) {
-    if (host.smt_core_pm[k] == 0 || host.smt_core_pm[k] > 1000 * k) {
-      return make_error("host smt_core_pm[{}] = {}: expected 1..{}", k, host.smt_core_pm[k],
-                        1000 * k);
-    }
-  }
-  return {};
 }
 
 Status Simulation::setup(const RunConfig& config) {
@@ -106,10 +83,18 @@ Status Simulation::setup(const RunConfig& config) {
         config.random_governor_phase
             ? static_cast<Ns>(phase_rng.below64(static_cast<std::uint64_t>(interval_ns)))
             : 0;
-    // Entitlement defaults to the VM's share of the host by vCPU count.
-    double entitlement = cfg.spec.entitlement.value_or(static_cast<double>(host.pcpus) * vm.vcpus /
-                                                       static_cast<double>(total_vcpus));
-    vm.budget_ns = static_cast<Ns>(entitlement * static_cast<double>(host.window_ns));
+    // Entitlement defaults to the VM's share of the host by vCPU count, at most a core per
+    // virtual processor; each account gets an even share of it.
+    std::uint32_t accounts = entitlement_accounts(host, vm.vcpus);
+    std::uint32_t vps = vm.vcpus / host.smt;
+    double entitlement = cfg.spec.entitlement.value_or(
+        std::min(static_cast<double>(host.pcpus) * vm.vcpus / static_cast<double>(total_vcpus),
+                 static_cast<double>(vps)));
+    vm.first_entitlement = static_cast<std::uint32_t>(w_.entitlements.size());
+    Entitlement account;
+    account.budget_ns =
+        static_cast<Ns>(entitlement * static_cast<double>(host.window_ns) / accounts);
+    w_.entitlements.resize(w_.entitlements.size() + accounts, account);
     for (std::uint32_t j = 0; j < vm.vcpus; ++j) {
       Vcpu vc;
       vc.vm = i;

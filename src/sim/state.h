@@ -318,13 +318,7 @@ struct Vm {
   std::array<Ns, kCrossCallKinds> cross_call_gap_ns{};
   std::array<Ns, kCrossCallKinds> cross_call_due{};
   Rng cross_call_rng{0};
-  // dispatch-window host
-  Ns budget_ns = 0;
-  Ns used_ns = 0;
-  Ns used_updated = 0;
-  std::uint32_t running = 0;
-  bool entitled = true;
-  std::uint32_t budget_gen = 0;
+  std::uint32_t first_entitlement = 0;  // its accounts in World::entitlements
   // sampling
   Ns governor_phase_ns = 0;  // first sample; later ones every interval_ms
   Ns last_sample_ns = 0;
@@ -334,6 +328,17 @@ struct Vm {
   std::uint32_t pref_count = 0;
   Ns pref_area = 0;  // preferred vCPUs x ns, integer so the mean does not depend on long double
   VmStats stats;
+};
+
+// Dispatch-window host: one account of entitled capacity, a virtual processor's share of its VM's
+// entitlement (PowerVM) or the VM's whole ([host] entitlement_by = "partition").
+struct Entitlement {
+  Ns budget_ns = 0;  // per window
+  Ns used_ns = 0;
+  Ns used_updated = 0;
+  std::uint32_t running = 0;  // pCPUs (cores, under whole-core dispatch) its vCPUs hold
+  bool entitled = true;       // budget left in this window
+  std::uint32_t gen = 0;
 };
 
 // Everything a run changes. One instance per Simulation.
@@ -346,6 +351,7 @@ struct World {
   std::vector<Task> tasks;
   std::vector<Lock> locks;
   std::vector<Pipe> pipes;
+  std::vector<Entitlement> entitlements;
   std::vector<std::uint32_t> host_queue;  // heap of waiting vCPUs (global host queue)
   // Whole-core dispatch: per core, the first vCPU of the virtual processor that holds it (kNone:
   // free). pcpus then holds cores x smt thread slots, core c's thread i at c x smt + i, and the

@@ -12,8 +12,12 @@ namespace {
 
 // Recorded from this code; they must not move with the platform, only with the model.
 #define kGoldenDraws 115364, 19543, 18663, 86703
-constexpr std::uint64_t kGoldenOltpEvents = 70537;
-constexpr std::uint64_t kGoldenOltpUnits = 506;
+constexpr std::uint64_t kGoldenOltpEvents = 70856;
+constexpr std::uint64_t kGoldenOltpUnits = 503;
+// The same run with one entitlement budget per VM (the model before entitlement per virtual
+// processor).
+constexpr std::uint64_t kGoldenPartitionEvents = 70537;
+constexpr std::uint64_t kGoldenPartitionUnits = 506;
 
 TEST(Rng, TableLog2AgreesWithTheExactOne) {
   for (std::uint64_t x : {1ULL, 2ULL, 3ULL, 1000ULL, 123456789ULL, (1ULL << 53) - 1, 1ULL << 53}) {
@@ -71,6 +75,11 @@ TEST(Determinism, KnownSeedGivesKnownEventCounts) {
   ASSERT_TRUE(oltp.ok()) << oltp.error().message;
   EXPECT_EQ(oltp->events, kGoldenOltpEvents);
   EXPECT_EQ(oltp->vms[0].stats.units, kGoldenOltpUnits);
+  daytrader->host.entitlement_by = EntitlementScope::kPartition;
+  auto partition = run_case(*daytrader, daytrader->cases.at(1), checked(7, 0.003), false);
+  ASSERT_TRUE(partition.ok()) << partition.error().message;
+  EXPECT_EQ(partition->events, kGoldenPartitionEvents);
+  EXPECT_EQ(partition->vms[0].stats.units, kGoldenPartitionUnits);
 }
 
 // Unlocking forever is a program that never needs time: the run stops with a fault instead of

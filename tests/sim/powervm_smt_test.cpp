@@ -198,7 +198,8 @@ TEST(PowerVmSmt, ConfigErrorsNameTheKeys) {
   config.vms = {smt_vm("vm", 3, 1, 1.0)};
   auto sim = Simulation::create(config);
   ASSERT_FALSE(sim.ok());
-  EXPECT_NE(sim.error().message.find("expected smt 2 and a multiple of 2 vCPUs"), std::string::npos)
+  EXPECT_NE(sim.error().message.find("vm \"vm\": [guest] smt 1 on a host with smt 2: expected 2"),
+            std::string::npos)
       << sim.error().message;
   // A powervm scenario with smt parses and runs.
   auto good = parse_scenario(
