@@ -15,9 +15,14 @@
 //                    switch, read (GuestParams task_switch_ns is what is left of it)
 //   handoff_remote_ns the same across two CPUs, each going idle in between: adds the IPI's
 //                    delivery and the idle exit
+//   switch_mm_ns, handoff_local_mm_ns  switch_ns and handoff_local_ns between two processes
+//                    instead of two threads: every switch changes the address space, which in TCG
+//                    flushes the vCPU's soft TLB and jump cache (hackbench -p's tasks are
+//                    processes)
 // Static, no library beyond libc: it runs in the rig's busybox initramfs.
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -183,6 +188,68 @@ double switch_ns(int cpu, int n) {
   return static_cast<double>(spent) / (2.0 * n);
 }
 
+// Runs fn in a child process (another address space), returns when it has exited.
+template <typename Fn>
+pid_t spawn(Fn fn) {
+  pid_t pid = ::fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    fn();
+    ::_exit(0);
+  }
+  return pid;
+}
+
+void reap(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    die("child");
+  }
+}
+
+// handoff_ns() with the other side a process.
+double handoff_mm_ns(int cpu, int n) {
+  Pipe ab;
+  Pipe ba;
+  pid_t b = spawn([&] {
+    pin(cpu);
+    char c = 0;
+    for (int i = 0; i < n; ++i) {
+      xfer(false, ab.fds[0], &c, 1);
+      xfer(true, ba.fds[1], &c, 1);
+    }
+  });
+  pin(cpu);
+  char c = 0;
+  std::int64_t t0 = wall_ns();
+  for (int i = 0; i < n; ++i) {
+    xfer(true, ab.fds[1], &c, 1);
+    xfer(false, ba.fds[0], &c, 1);
+  }
+  std::int64_t spent = wall_ns() - t0;
+  reap(b);
+  return static_cast<double>(spent) / (2.0 * n);
+}
+
+// switch_ns() with the other side a process; a pipe byte starts both at once.
+double switch_mm_ns(int cpu, int n) {
+  Pipe go;
+  pid_t b = spawn([&] {
+    pin(cpu);
+    char c = 0;
+    xfer(false, go.fds[0], &c, 1);
+    for (int i = 0; i < n; ++i) ::sched_yield();
+  });
+  pin(cpu);
+  char c = 0;
+  xfer(true, go.fds[1], &c, 1);
+  std::int64_t t0 = wall_ns();
+  for (int i = 0; i < n; ++i) ::sched_yield();
+  std::int64_t spent = wall_ns() - t0;
+  reap(b);
+  return static_cast<double>(spent) / (2.0 * n);
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: tcg-cost [--cpus A,B] [--reps N] [--scale N]\n"
@@ -227,7 +294,7 @@ int main(int argc, char** argv) {
       return usage();
     }
   }
-  std::vector<double> loop, write, read, sw, wl, wr, hl, hr;
+  std::vector<double> loop, write, read, sw, wl, wr, hl, hr, swm, hlm;
   for (int r = 0; r < reps; ++r) {
     pin(cpu_a);
     loop.push_back(loop_ns(200'000 * scale));
@@ -238,13 +305,16 @@ int main(int argc, char** argv) {
     wr.push_back(waking_write_ns(cpu_a, cpu_b, 4 * scale));
     hl.push_back(handoff_ns(cpu_a, cpu_a, 200 * scale));
     hr.push_back(handoff_ns(cpu_a, cpu_b, 200 * scale));
+    swm.push_back(switch_mm_ns(cpu_a, 500 * scale));
+    hlm.push_back(handoff_mm_ns(cpu_a, 200 * scale));
   }
   double w = median(write);
   std::printf(
       "loop_ns %.3f\nwrite_ns %.0f\nread_ns %.0f\nswitch_ns %.0f\nwake_local_ns "
       "%.0f\nwake_remote_ns %.0f\n"
-      "handoff_local_ns %.0f\nhandoff_remote_ns %.0f\n",
+      "handoff_local_ns %.0f\nhandoff_remote_ns %.0f\nswitch_mm_ns %.0f\nhandoff_local_mm_ns "
+      "%.0f\n",
       median(loop), w, median(read), median(sw), median(wl) - w, median(wr) - w, median(hl),
-      median(hr));
+      median(hr), median(swm), median(hlm));
   return 0;
 }
