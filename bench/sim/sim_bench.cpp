@@ -1,7 +1,9 @@
 // Google Benchmarks of the simulator, plus the pipe costs its hackbench defaults come from.
 //   BM_SimEvents/<scenario>: simulator events per second on one core (goal >= 5M/s).
 //   sim_events/<scenario>_without_<mechanism>: the same with one mechanism of the simulator's
-//   fourth revision turned off, to say what each costs (docs/benchmarks.md, "Simulator").
+//   fourth or sixth revision turned off, to say what each costs (docs/benchmarks.md,
+//   "Simulator"); each on a scenario whose host has it (host queues: the fair host of `large`;
+//   entitlement per virtual processor: the dispatch window of `seed-hackbench`).
 //   BM_PipeWrite100 / BM_PipeRead100: CPU per 100-byte pipe write / read on this machine,
 //   the source of WorkloadParams::write_ns / read_ns (docs/benchmarks.md, "Simulator").
 //   BM_PipeWakingWrite100: the same write when it must wake a reader blocked on the pipe; less
@@ -20,6 +22,7 @@
 
 namespace {
 
+using prefcpu::sim::EntitlementScope;
 using prefcpu::sim::HostQueues;
 using prefcpu::sim::load_scenario;
 using prefcpu::sim::RefillKind;
@@ -29,7 +32,13 @@ using prefcpu::sim::Scenario;
 
 // A mechanism to turn off, each through its own scenario key (docs/simulator.md). The guest
 // wakeup path has no such key, so it is not timed apart.
-enum class Without : std::uint8_t { kNothing, kRqLock, kHostQueues, kWorkingSetRefill };
+enum class Without : std::uint8_t {
+  kNothing,
+  kRqLock,
+  kHostQueues,
+  kWorkingSetRefill,
+  kVpEntitlement
+};
 
 void turn_off(Scenario& scenario, Without mechanism) {
   switch (mechanism) {
@@ -45,6 +54,9 @@ void turn_off(Scenario& scenario, Without mechanism) {
       break;
     case Without::kWorkingSetRefill:
       scenario.host.refill = RefillKind::kFlat;
+      break;
+    case Without::kVpEntitlement:
+      scenario.host.entitlement_by = EntitlementScope::kPartition;
       break;
   }
 }
@@ -92,8 +104,8 @@ BENCHMARK_CAPTURE(sim_events, large_without_working_set_refill, "large", 0, 0.1,
 BENCHMARK_CAPTURE(sim_events, seed_hackbench_10_groups_without_rq_lock, "seed-hackbench", 0, 0.01,
                   Without::kRqLock)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(sim_events, seed_hackbench_10_groups_without_host_queues, "seed-hackbench", 0,
-                  0.01, Without::kHostQueues)
+BENCHMARK_CAPTURE(sim_events, seed_hackbench_10_groups_without_vp_entitlement, "seed-hackbench", 0,
+                  0.01, Without::kVpEntitlement)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(sim_events, seed_hackbench_10_groups_without_working_set_refill, "seed-hackbench",
                   0, 0.01, Without::kWorkingSetRefill)
