@@ -227,7 +227,8 @@ start_feeder() {
   # 20 lines a second whatever the interval: at 100 a second (10 ms for --interval-ms 100) the
   # guests' serial handling fell behind, steal read wrong and backed-off guests ran 2x slower
   # (docs/overcommit.md, "Tuned knobs").
-  local i d specs=() period=50 deadline=$(( SECONDS + 20 ))
+  # OC_FEED_MS: another period, for experiments only (the guests' steal is then coarse).
+  local i d specs=() period=${OC_FEED_MS:-50} deadline=$(( SECONDS + 20 ))
   for (( i = 0; i < guests; i++ )); do
     d="$work/${names[i]}"
     until [ -s "$d/qemu.pid" ]; do
