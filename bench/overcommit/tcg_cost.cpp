@@ -147,11 +147,47 @@ double waking_write_ns(int writer_cpu, int reader_cpu, int n) {
   return median(each);
 }
 
+// Where the other task of a two-task measurement lives: a thread shares the caller's address
+// space; a process has its own, so every switch to it changes the address space.
+enum class Space : std::uint8_t { kThread, kProcess };
+
+// fn run beside the caller as a thread or a child process, until join().
+class Peer {
+ public:
+  template <typename Fn>
+  Peer(Space space, Fn fn) {
+    if (space == Space::kThread) {
+      thread_ = std::thread(fn);
+      return;
+    }
+    pid_ = ::fork();
+    if (pid_ < 0) die("fork");
+    if (pid_ == 0) {
+      fn();
+      ::_exit(0);
+    }
+  }
+  void join() {
+    if (thread_.joinable()) {
+      thread_.join();
+      return;
+    }
+    int status = 0;
+    if (::waitpid(pid_, &status, 0) != pid_ || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      die("child");
+    }
+  }
+
+ private:
+  std::thread thread_;
+  pid_t pid_ = -1;
+};
+
 // Wall time of one hand-off in a 1-byte ping-pong between a task on cpu_a and one on cpu_b.
-double handoff_ns(int cpu_a, int cpu_b, int n) {
+double handoff_ns(int cpu_a, int cpu_b, int n, Space space = Space::kThread) {
   Pipe ab;
   Pipe ba;
-  std::thread b([&] {
+  Peer b(space, [&] {
     pin(cpu_b);
     char c = 0;
     for (int i = 0; i < n; ++i) {
@@ -171,70 +207,11 @@ double handoff_ns(int cpu_a, int cpu_b, int n) {
   return static_cast<double>(spent) / (2.0 * n);
 }
 
-// Wall time per switch of two tasks on one CPU taking turns with sched_yield().
-double switch_ns(int cpu, int n) {
-  std::atomic<bool> go{false};
-  std::thread b([&] {
-    pin(cpu);
-    while (!go.load()) ::sched_yield();
-    for (int i = 0; i < n; ++i) ::sched_yield();
-  });
-  pin(cpu);
-  go.store(true);
-  std::int64_t t0 = wall_ns();
-  for (int i = 0; i < n; ++i) ::sched_yield();
-  std::int64_t spent = wall_ns() - t0;
-  b.join();
-  return static_cast<double>(spent) / (2.0 * n);
-}
-
-// Runs fn in a child process (another address space), returns when it has exited.
-template <typename Fn>
-pid_t spawn(Fn fn) {
-  pid_t pid = ::fork();
-  if (pid < 0) die("fork");
-  if (pid == 0) {
-    fn();
-    ::_exit(0);
-  }
-  return pid;
-}
-
-void reap(pid_t pid) {
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    die("child");
-  }
-}
-
-// handoff_ns() with the other side a process.
-double handoff_mm_ns(int cpu, int n) {
-  Pipe ab;
-  Pipe ba;
-  pid_t b = spawn([&] {
-    pin(cpu);
-    char c = 0;
-    for (int i = 0; i < n; ++i) {
-      xfer(false, ab.fds[0], &c, 1);
-      xfer(true, ba.fds[1], &c, 1);
-    }
-  });
-  pin(cpu);
-  char c = 0;
-  std::int64_t t0 = wall_ns();
-  for (int i = 0; i < n; ++i) {
-    xfer(true, ab.fds[1], &c, 1);
-    xfer(false, ba.fds[0], &c, 1);
-  }
-  std::int64_t spent = wall_ns() - t0;
-  reap(b);
-  return static_cast<double>(spent) / (2.0 * n);
-}
-
-// switch_ns() with the other side a process; a pipe byte starts both at once.
-double switch_mm_ns(int cpu, int n) {
+// Wall time per switch of two tasks on one CPU taking turns with sched_yield(); a pipe byte
+// starts both at once.
+double switch_ns(int cpu, int n, Space space = Space::kThread) {
   Pipe go;
-  pid_t b = spawn([&] {
+  Peer b(space, [&] {
     pin(cpu);
     char c = 0;
     xfer(false, go.fds[0], &c, 1);
@@ -246,7 +223,7 @@ double switch_mm_ns(int cpu, int n) {
   std::int64_t t0 = wall_ns();
   for (int i = 0; i < n; ++i) ::sched_yield();
   std::int64_t spent = wall_ns() - t0;
-  reap(b);
+  b.join();
   return static_cast<double>(spent) / (2.0 * n);
 }
 
@@ -305,8 +282,8 @@ int main(int argc, char** argv) {
     wr.push_back(waking_write_ns(cpu_a, cpu_b, 4 * scale));
     hl.push_back(handoff_ns(cpu_a, cpu_a, 200 * scale));
     hr.push_back(handoff_ns(cpu_a, cpu_b, 200 * scale));
-    swm.push_back(switch_mm_ns(cpu_a, 500 * scale));
-    hlm.push_back(handoff_mm_ns(cpu_a, 200 * scale));
+    swm.push_back(switch_ns(cpu_a, 500 * scale, Space::kProcess));
+    hlm.push_back(handoff_ns(cpu_a, cpu_a, 200 * scale, Space::kProcess));
   }
   double w = median(write);
   std::printf(
