@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
+#include "sim/scenario.h"
 #include "sim_test_support.h"
 
 namespace prefcpu::sim {
@@ -69,6 +71,21 @@ TEST(Entitlement, AVirtualProcessorIsEntitledToItsShareOnly) {
     Shares partition = lone_vp_shares(smt, EntitlementScope::kPartition);
     EXPECT_NEAR(partition.vm1, 0.5, 0.02) << "smt " << smt;
     EXPECT_NEAR(partition.vm2, 0.5, 0.02) << "smt " << smt;
+  }
+}
+
+// The key reaches the host, and PowerVM's way is the default.
+TEST(Entitlement, TheScenarioKeyChoosesTheScope) {
+  const std::string base = "name = \"t\"\n[host]\npcpus = 4\nprofile = \"powervm\"\n";
+  const std::string vm = "[[vm]]\nvcpus = 2\n";
+  auto fallback = parse_scenario(base + vm, "test.toml");
+  ASSERT_TRUE(fallback.ok()) << fallback.error().message;
+  EXPECT_EQ(fallback->host.entitlement_by, EntitlementScope::kVirtualProcessor);
+  for (auto [name, scope] : {std::pair{"partition", EntitlementScope::kPartition},
+                             std::pair{"virtual-processor", EntitlementScope::kVirtualProcessor}}) {
+    auto parsed = parse_scenario(base + "entitlement_by = \"" + name + "\"\n" + vm, "test.toml");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    EXPECT_EQ(parsed->host.entitlement_by, scope) << name;
   }
 }
 
