@@ -5,6 +5,7 @@
 #include "sim/cache.h"
 #include "sim/exec.h"
 #include "sim/guest.h"
+#include "sim/host_check.h"
 
 namespace prefcpu::sim {
 
@@ -22,7 +23,7 @@ std::uint64_t live_vruntime(const Vcpu& v, std::uint32_t weight, Ns now) {
 }  // namespace
 
 std::uint32_t entitlement_accounts(const HostParams& host, std::uint32_t vcpus) {
-  return host.entitlement_by == EntitlementScope::kPartition ? 1 : vcpus / host.smt;
+  return host.entitlement_by == EntitlementScope::kPartition ? 1 : virtual_processors(host, vcpus);
 }
 
 std::uint32_t entitlement_of(const World& w, std::uint32_t v) {

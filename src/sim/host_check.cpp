@@ -4,6 +4,10 @@
 
 namespace prefcpu::sim {
 
+std::uint32_t virtual_processors(const HostParams& host, std::uint32_t vcpus) {
+  return vcpus / std::max<std::uint32_t>(host.smt, 1);
+}
+
 // Whole-core dispatch: a dispatch-window host, and a throughput curve a thread can follow (no
 // thread faster than alone).
 Status check_host(const HostParams& host) {
@@ -36,7 +40,7 @@ Status check_vm_on_host(const HostParams& host, const VmSpec& vm) {
         "[guest] smt {} on a host with smt {}: expected {} (a virtual processor is a whole core)",
         vm.guest.smt, host.smt, host.smt);
   }
-  std::uint32_t vps = vm.vcpus / std::max<std::uint32_t>(host.smt, 1);
+  std::uint32_t vps = virtual_processors(host, vm.vcpus);
   if (host.scheduler == HostKind::kDispatchWindow && vm.entitlement &&
       *vm.entitlement > static_cast<double>(vps)) {
     return make_error(

@@ -8,6 +8,10 @@
 
 namespace prefcpu::sim {
 
+// A VM's virtual processors: its vCPUs in groups of the host's threads per core (one each on
+// single-thread pCPUs).
+std::uint32_t virtual_processors(const HostParams& host, std::uint32_t vcpus);
+
 Status check_host(const HostParams& host);
 Status check_vm_on_host(const HostParams& host, const VmSpec& vm);
 

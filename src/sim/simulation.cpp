@@ -86,7 +86,7 @@ Status Simulation::setup(const RunConfig& config) {
     // Entitlement defaults to the VM's share of the host by vCPU count, at most a core per
     // virtual processor; each account gets an even share of it.
     std::uint32_t accounts = entitlement_accounts(host, vm.vcpus);
-    std::uint32_t vps = vm.vcpus / host.smt;
+    std::uint32_t vps = virtual_processors(host, vm.vcpus);
     double entitlement = cfg.spec.entitlement.value_or(
         std::min(static_cast<double>(host.pcpus) * vm.vcpus / static_cast<double>(total_vcpus),
                  static_cast<double>(vps)));
